@@ -1,0 +1,120 @@
+# duet — userspace iSCSI target for HA storage pairs.
+# `make` builds build/duetd and build/duetctl; `make check` installs what is
+# missing, builds and runs every test; `make run` starts a target.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+SAN ?=
+
+PKGS := libevent libconfig liburing libisal
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+	  -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes \
+	  -fno-strict-aliasing -Iinclude $(PKG_CFLAGS) $(SAN)
+LDFLAGS += $(SAN)
+LDLIBS := $(PKG_LIBS) -lcrypto -lpthread
+
+LIB_SRC := $(sort $(shell find src -name '*.c' ! -name main.c ! -name duetctl.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+INTEG_SRC := $(sort $(wildcard tests/integration/test_*.c))
+INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
+INTEG_COMMON := $(wildcard tests/integration/common.c)
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all deps check unit integration conformance run asan fuzz fuzz-short \
+	install clean format bench demo tests
+
+all: $(BUILD)/duetd $(BUILD)/duetctl
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libduet.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/duetd: $(BUILD)/src/main.o $(BUILD)/libduet.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/duetctl: $(BUILD)/src/duetctl.o $(BUILD)/libduet.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libduet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(BUILD)/libduet.a $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_COMMON) tests/integration/common.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(INTEG_COMMON) -liscsi -lcmocka -lpthread
+
+tests: all $(UNIT_BIN) $(INTEG_BIN)
+
+deps:
+	@bash scripts/install-deps.sh
+
+# The README's test command: everything, with one summary line at the end.
+check: deps
+	@$(MAKE) --no-print-directory tests
+	@BUILD=$(BUILD) bash scripts/run-tests.sh all
+
+unit: $(UNIT_BIN)
+	@BUILD=$(BUILD) bash scripts/run-tests.sh unit
+
+integration: all $(INTEG_BIN)
+	@BUILD=$(BUILD) bash scripts/run-tests.sh integration
+
+conformance: all
+	@BUILD=$(BUILD) bash scripts/run-tests.sh conformance
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		CFLAGS="-O1 -g" tests
+	@BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		bash scripts/run-tests.sh all
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/run.sh
+
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(PKG_CFLAGS) \
+	-fsanitize=fuzzer,address,undefined
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} BUILD=$(BUILD) bash scripts/run-tests.sh fuzz
+
+fuzz-short: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+bench: all
+	@bash scripts/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/share/doc/duet $(DESTDIR)/etc/duet \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(BUILD)/duetd $(DESTDIR)$(PREFIX)/sbin/duetd
+	install -m 0755 $(BUILD)/duetctl $(DESTDIR)$(PREFIX)/bin/duetctl
+	install -m 0644 conf/*.conf $(DESTDIR)$(PREFIX)/share/doc/duet/
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/duet/
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' conf/duetd.service.in > \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/duetd.service
+
+format:
+	clang-format -i $$(find src include tests -name '*.[ch]')
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
