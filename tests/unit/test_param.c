@@ -69,9 +69,9 @@ static void test_parse_hostile(void **st)
 	uint8_t buf[20000];
 	char big[400];
 
-	assert_int_equal(parse("A", &kv), -EINVAL);      /* missing '=' */
-	assert_int_equal(parse("=v", &kv), -EINVAL);     /* empty key */
-	assert_int_equal(parse("A B=v", &kv), -EINVAL);  /* bad key char */
+	assert_int_equal(parse("A", &kv), -EINVAL);	/* missing '=' */
+	assert_int_equal(parse("=v", &kv), -EINVAL);	/* empty key */
+	assert_int_equal(parse("A B=v", &kv), -EINVAL); /* bad key char */
 	assert_int_equal(parse("A=1|A=2", &kv), -EEXIST);
 	/* no final NUL */
 	memcpy(buf, "A=1", 3);
@@ -87,9 +87,9 @@ static void test_parse_hostile(void **st)
 	iscsi_kv_free(&kv);
 	/* non-UTF-8 values */
 	assert_int_equal(parse("A=\xff", &kv), -EINVAL);
-	assert_int_equal(parse("A=\xc0\xaf", &kv), -EINVAL);   /* overlong */
+	assert_int_equal(parse("A=\xc0\xaf", &kv), -EINVAL);	 /* overlong */
 	assert_int_equal(parse("A=\xed\xa0\x80", &kv), -EINVAL); /* surrogate */
-	assert_int_equal(parse("A=\xe2\x82", &kv), -EINVAL);   /* truncated */
+	assert_int_equal(parse("A=\xe2\x82", &kv), -EINVAL);	 /* truncated */
 	assert_int_equal(parse("A=\xc3\xa9t\xc3\xa9", &kv), 0);
 	iscsi_kv_free(&kv);
 	/* value over 8192 bytes */
@@ -99,8 +99,7 @@ static void test_parse_hostile(void **st)
 	buf[8195] = 0;
 	assert_int_equal(iscsi_kv_parse(buf, 8196, &kv), -EINVAL);
 	/* too much text */
-	assert_int_equal(iscsi_kv_parse(buf, ISCSI_TEXT_MAX + 1, &kv),
-			 -EINVAL);
+	assert_int_equal(iscsi_kv_parse(buf, ISCSI_TEXT_MAX + 1, &kv), -EINVAL);
 	/* too many keys */
 	{
 		size_t off = 0;
@@ -187,14 +186,13 @@ static void test_neg_numbers(void **st)
 	struct iscsi_textbuf o;
 
 	iscsi_neg_init(&n, &cfg, ISCSI_SESSION_NORMAL, true);
-	assert_int_equal(
-		neg(&n, ISCSI_NEG_LOGIN,
-		    "MaxBurstLength=16776192|FirstBurstLength=262144|"
-		    "MaxOutstandingR2T=16|DefaultTime2Wait=0|"
-		    "DefaultTime2Retain=20|ErrorRecoveryLevel=2|"
-		    "MaxConnections=8|iSCSIProtocolLevel=2",
-		    &o),
-		0);
+	assert_int_equal(neg(&n, ISCSI_NEG_LOGIN,
+			     "MaxBurstLength=16776192|FirstBurstLength=262144|"
+			     "MaxOutstandingR2T=16|DefaultTime2Wait=0|"
+			     "DefaultTime2Retain=20|ErrorRecoveryLevel=2|"
+			     "MaxConnections=8|iSCSIProtocolLevel=2",
+			     &o),
+			 0);
 	assert_string_equal(rsp_get(&o, "MaxBurstLength"), "1048576");
 	assert_string_equal(rsp_get(&o, "FirstBurstLength"), "65536");
 	assert_string_equal(rsp_get(&o, "MaxOutstandingR2T"), "4");
@@ -251,8 +249,7 @@ static void test_neg_out_of_range(void **st)
 	assert_string_equal(rsp_get(&o, "MaxBurstLength"), "Reject");
 	assert_string_equal(rsp_get(&o, "MaxOutstandingR2T"), "Reject");
 	assert_string_equal(rsp_get(&o, "DefaultTime2Wait"), "Reject");
-	assert_string_equal(rsp_get(&o, "MaxRecvDataSegmentLength"),
-			    "Reject");
+	assert_string_equal(rsp_get(&o, "MaxRecvDataSegmentLength"), "Reject");
 	assert_string_equal(rsp_get(&o, "ErrorRecoveryLevel"), "Reject");
 	assert_string_equal(rsp_get(&o, "MaxConnections"), "Reject");
 	assert_string_equal(rsp_get(&o, "ImmediateData"), "Reject");
@@ -273,7 +270,7 @@ static void test_neg_booleans(void **st)
 			     "DataPDUInOrder=No|DataSequenceInOrder=No",
 			     &o),
 			 0);
-	assert_string_equal(rsp_get(&o, "InitialR2T"), "No");      /* OR */
+	assert_string_equal(rsp_get(&o, "InitialR2T"), "No");	   /* OR */
 	assert_string_equal(rsp_get(&o, "ImmediateData"), "Yes");  /* AND */
 	assert_string_equal(rsp_get(&o, "DataPDUInOrder"), "Yes"); /* OR */
 	assert_string_equal(rsp_get(&o, "DataSequenceInOrder"), "Yes");
@@ -364,8 +361,7 @@ static void test_neg_unknown_and_irrelevant(void **st)
 		    "TargetPortalGroupTag=3|TaskReporting=FastAbort,RFC3720",
 		    &o),
 		0);
-	assert_string_equal(rsp_get(&o, "X-com.example.foo"),
-			    "NotUnderstood");
+	assert_string_equal(rsp_get(&o, "X-com.example.foo"), "NotUnderstood");
 	assert_string_equal(rsp_get(&o, "X#bar"), "NotUnderstood");
 	assert_string_equal(rsp_get(&o, "Frobnicate"), "NotUnderstood");
 	assert_string_equal(rsp_get(&o, "MaxBurstLength"), "Irrelevant");
@@ -387,9 +383,9 @@ static void test_neg_unknown_and_irrelevant(void **st)
 	assert_string_equal(rsp_get(&o, "HeaderDigest"), "None");
 	iscsi_textbuf_free(&o);
 	iscsi_neg_init(&n, &cfg, ISCSI_SESSION_NORMAL, true);
-	assert_int_equal(neg(&n, ISCSI_NEG_LOGIN,
-			     "TaskReporting=FastAbort,RFC3720", &o),
-			 0);
+	assert_int_equal(
+		neg(&n, ISCSI_NEG_LOGIN, "TaskReporting=FastAbort,RFC3720", &o),
+		0);
 	assert_string_equal(rsp_get(&o, "TaskReporting"), "RFC3720");
 	iscsi_textbuf_free(&o);
 }
@@ -447,9 +443,8 @@ static void test_neg_ffp(void **st)
 	assert_string_equal(rsp_get(&o, "X-foo"), "NotUnderstood");
 	iscsi_textbuf_free(&o);
 	/* renegotiating again in FFP is allowed */
-	assert_int_equal(neg(&n, ISCSI_NEG_FFP, "MaxRecvDataSegmentLength=8192",
-			     &o),
-			 0);
+	assert_int_equal(
+		neg(&n, ISCSI_NEG_FFP, "MaxRecvDataSegmentLength=8192", &o), 0);
 	assert_int_equal(n.params.max_xmit_dsl, 8192);
 	iscsi_textbuf_free(&o);
 }
