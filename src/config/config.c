@@ -5,6 +5,7 @@
  * looks like a typo). Parsing continues after an error so that one run
  * reports every problem, each as "file:line: what is wrong".
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <libconfig.h>
@@ -530,6 +531,93 @@ static void parse_root(struct cfg_errs *e, const config_setting_t *root,
 	parse_targets(e, root, cfg);
 }
 
+/*
+ * libconfig 1.5 silently truncates an integer literal that does not fit
+ * in 32 bits unless it has an L suffix ("size = 5368709120;" would read
+ * as 1 GiB). Scan the text for such literals and report them.
+ */
+static void scan_int_number(struct cfg_errs *e, const char **pp, int line)
+{
+	const char *p = *pp, *start = p;
+	bool hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+	unsigned long long v = 0;
+	bool big = false;
+
+	if (hex)
+		p += 2;
+	for (; hex ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p);
+	     p++) {
+		unsigned d = isdigit((unsigned char)*p)
+				     ? (unsigned)(*p - '0')
+				     : (unsigned)(tolower((unsigned char)*p) -
+						  'a' + 10);
+
+		if (v > 0xffffffffull)
+			big = true;
+		else
+			v = v * (hex ? 16 : 10) + d;
+	}
+	*pp = p;
+	if (*p == '.' || *p == 'e' || *p == 'E' || *p == 'L')
+		return; /* float, or an explicit 64-bit integer */
+	if (big || v > (hex ? 0xffffffffull : 0x7fffffffull))
+		cfg_error(e, line,
+			  "integer %.*s is too large for libconfig's 32-bit "
+			  "integers: write it as a string (e.g. size = "
+			  "\"5G\") or with an L suffix (%.*sL)",
+			  (int)(p - start), start, (int)(p - start), start);
+}
+
+static void scan_big_ints(struct cfg_errs *e, const char *text)
+{
+	int line = 1;
+	char prev = ' ';
+
+	for (const char *p = text; *p;) {
+		if (*p == '\n') {
+			line++;
+			prev = *p++;
+		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			while (*p && *p != '\n')
+				p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
+				line += *p == '\n';
+			p += *p ? 2 : 0;
+		} else if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				line += *p == '\n';
+			}
+			p += *p ? 1 : 0;
+		} else if (isdigit((unsigned char)*p) &&
+			   !isalnum((unsigned char)prev) && prev != '_' &&
+			   prev != '.') {
+			scan_int_number(e, &p, line);
+			prev = '0';
+		} else {
+			prev = *p++;
+		}
+	}
+}
+
+static void check_big_ints(struct cfg_errs *e, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		return;
+	n = getdelim(&text, &cap, '\0', f);
+	if (n > 0)
+		scan_big_ints(e, text);
+	free(text);
+	fclose(f);
+}
+
 int config_load_file_to(const char *path, const char *node,
 			struct duet_config *cfg, FILE *errs)
 {
@@ -558,6 +646,7 @@ int config_load_file_to(const char *path, const char *node,
 	}
 	cfg->file = dup_or_die(path);
 	cfg->node_name = dup_or_die(node);
+	check_big_ints(&e, path);
 	parse_root(&e, config_root_setting(&lc), cfg);
 	cfg_validate_all(cfg, &e);
 	config_destroy(&lc);
