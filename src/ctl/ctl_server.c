@@ -89,8 +89,15 @@ static void on_write(struct bufferevent *bev, void *arg)
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
-	/* EOF, error or idle timeout: drop the client. */
-	client_free(arg);
+	struct ctl_client *c = arg;
+
+	/* A client that half-closed after its request still gets the
+	 * answer; errors and idle timeouts just drop the client. */
+	if ((what & BEV_EVENT_EOF) && !c->closing &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		client_close_after_write(c);
+	else
+		client_free(c);
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
