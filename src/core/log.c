@@ -18,7 +18,7 @@
 #include "duet/log.h"
 
 static _Atomic int cur_level = LOG_LVL_INFO;
-static bool log_foreground = true;
+static atomic_bool log_foreground = true;
 static bool syslog_open;
 static char log_ident[32] = "duetd";
 
@@ -37,12 +37,13 @@ void log_init(const char *ident, bool foreground, enum log_level level)
 		snprintf(log_ident, sizeof(log_ident), "%s",
 			 slash ? slash + 1 : ident);
 	}
-	log_foreground = foreground;
 	log_set_level(level);
 	if (!foreground && !syslog_open) {
 		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 		syslog_open = true;
 	}
+	/* May switch from stderr to syslog once a daemon is ready. */
+	atomic_store(&log_foreground, foreground);
 }
 
 void log_set_level(enum log_level level)
