@@ -514,7 +514,7 @@ static int start(struct app *a)
 		log_err("cannot create the event loop");
 		return -1;
 	}
-	if (setup_signals(a) < 0)
+	if (write_pidfile(a) < 0 || setup_signals(a) < 0)
 		return -1;
 	ret = bs_init(a->base, a->cfg.io_workers);
 	if (ret < 0) {
@@ -531,7 +531,7 @@ static int start(struct app *a)
 		log_err("cannot start the iSCSI layer: %s", strerror(-ret));
 		return -1;
 	}
-	if (listen_portals(a) < 0 || start_ctl(a) < 0 || write_pidfile(a) < 0)
+	if (listen_portals(a) < 0 || start_ctl(a) < 0)
 		return -1;
 	for (size_t i = 0; i < a->cfg.n_targets; i++)
 		n_luns += a->cfg.targets[i].n_luns;
