@@ -141,6 +141,7 @@ struct iscsi_task {
 	enum itask_state state;
 	bool immediate, counted, ordered, dropped, held, abort_sent;
 	uint8_t local_asc;  /* != 0: answer CHECK CONDITION ourselves */
+	uint8_t local_key;  /* its sense key (0: ILLEGAL REQUEST) */
 	uint32_t want, got; /* data-out bytes expected / received */
 	uint32_t unsol_limit, unsol_got, unsol_datasn;
 	bool unsol_final;

@@ -170,7 +170,7 @@ int iscsi_portal_listen(const struct cfg_portal *p, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	n_portals++;
-	log_info("listening on %s", pt->name);
+	log_debug("listening on %s", pt->name);
 	return 0;
 }
 

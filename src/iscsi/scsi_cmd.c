@@ -12,8 +12,11 @@
  *    REQUEST / INVALID FIELD IN CDB, with any data-out discarded.
  *  - A write whose EDTL exceeds DUET_MAX_IO_BYTES gets the same answer
  *    without a buffer being allocated (VPD B0 advertises the limit).
- *  - Data-Out sequence errors (offset, DataSN, length) are protocol
- *    errors: Reject, then the connection is closed.
+ *  - Data-Out sequence errors (offset, DataSN, length beyond the R2T or
+ *    the burst) end the task with CHECK CONDITION, ABORTED COMMAND /
+ *    DATA PHASE ERROR (4B/00); the PDU's data and any later Data-Out for
+ *    the task are discarded, and the connection keeps serving. A Data-Out
+ *    with an unknown TTT is Rejected (invalid PDU field).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -364,7 +367,8 @@ static int r2t_fill(struct iscsi_task *t)
 
 static void task_local_fail(struct iscsi_task *t)
 {
-	set_local_sense(&t->st, 0x05, t->local_asc); /* ILLEGAL REQUEST */
+	set_local_sense(&t->st, t->local_key ? t->local_key : 0x05,
+			t->local_asc);
 	task_respond(t);
 }
 
@@ -640,7 +644,12 @@ int iscsi_dataout_rx_header(struct iscsi_conn *c)
 		return 0;
 	}
 	if (err) {
-		iscsi_conn_proto_error(c, ISCSI_REJECT_PROTOCOL_ERROR, err);
+		log_warn("%s: ITT 0x%08x: %s (offset %u, DataSN %u, length "
+			 "%u): command ends with DATA PHASE ERROR",
+			 iscsi_conn_name(c), itt, err, off, datasn, c->dlen);
+		t->local_key = 0x0b; /* ABORTED COMMAND */
+		t->local_asc = 0x4b; /* DATA PHASE ERROR */
+		iscsi_task_progress(t);
 		return 0;
 	}
 	c->rx_task = t;
@@ -667,9 +676,12 @@ void iscsi_dataout_rx_done(struct iscsi_conn *c)
 		s->got += c->dlen;
 		s->datasn++;
 		if (final && s->got != s->len) {
-			iscsi_conn_proto_error(c, ISCSI_REJECT_PROTOCOL_ERROR,
-					       "Data-Out sequence ended short "
-					       "of the R2T's length");
+			log_warn("%s: ITT 0x%08x: Data-Out sequence ended "
+				 "short of the R2T's length: DATA PHASE ERROR",
+				 iscsi_conn_name(c), t->itt);
+			t->local_key = 0x0b;
+			t->local_asc = 0x4b;
+			iscsi_task_progress(t);
 			return;
 		}
 		if (s->got == s->len) {
