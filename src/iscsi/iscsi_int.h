@@ -230,6 +230,8 @@ struct iscsi_conn *iscsi_conn_new(int fd, const char *peer, const char *local,
 				  uint16_t local_port);
 void iscsi_conn_close(struct iscsi_conn *c, const char *why);
 void iscsi_conn_maybe_free(struct iscsi_conn *c);
+/* Free closed connections now (only without an event loop: tests). */
+void iscsi_conn_reap(void);
 void iscsi_conn_enter_ffp(struct iscsi_conn *c);
 void iscsi_conn_login_resume(struct iscsi_conn *c);
 void iscsi_conn_check_logout(struct iscsi_conn *c);

@@ -99,6 +99,7 @@ static struct iscsi_conn *ffp_conn(bool hd, bool dd)
 static void conn_done(struct iscsi_conn *c)
 {
 	iscsi_conn_close(c, "test over");
+	iscsi_conn_reap();
 	assert_int_equal(iscsi_g.n_conns, 0);
 }
 
@@ -288,7 +289,9 @@ static void test_header_digest_error(void **state)
 
 	wire[n - 1] ^= 1;
 	iscsi_conn_rx_feed(c, wire, n);
-	assert_int_equal(iscsi_g.n_conns, 0); /* closed and freed */
+	assert_int_equal(c->state, CONN_CLOSED);
+	iscsi_conn_reap();
+	assert_int_equal(iscsi_g.n_conns, 0);
 }
 
 static void test_data_digest_error(void **state)
