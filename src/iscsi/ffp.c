@@ -129,8 +129,10 @@ static void tmf_done_cb(struct scsi_tmf *tmf)
 			c->t_close = time(NULL);
 		}
 	}
+	/* cold reset: every other connection now, this one once the
+	 * response is written (close_after) */
 	if (r->cold)
-		iscsi_session_end_all("TARGET COLD RESET");
+		iscsi_session_end_all("TARGET COLD RESET", c);
 	free(r);
 	iscsi_conn_check_logout(c);
 	iscsi_conn_maybe_free(c);

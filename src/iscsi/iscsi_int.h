@@ -307,7 +307,8 @@ void iscsi_session_hold(struct iscsi_session *s, struct iscsi_task *t);
 void iscsi_session_unhold(struct iscsi_session *s, struct iscsi_task *t);
 void iscsi_session_task_done(struct iscsi_session *s);
 uint32_t iscsi_session_max_cmdsn(struct iscsi_session *s);
-void iscsi_session_end_all(const char *why);
+/* Close every session's connection but `except` (may be NULL). */
+void iscsi_session_end_all(const char *why, struct iscsi_conn *except);
 unsigned iscsi_session_count(void);
 
 /* iscsi.c */

@@ -227,13 +227,13 @@ void iscsi_session_put(struct iscsi_session *s)
 		session_free(s);
 }
 
-void iscsi_session_end_all(const char *why)
+void iscsi_session_end_all(const char *why, struct iscsi_conn *except)
 {
 	struct iscsi_session *s, *nx;
 
 	for (s = sessions; s; s = nx) {
 		nx = s->next;
-		if (s->conn)
+		if (s->conn && s->conn != except)
 			iscsi_conn_close(s->conn, why);
 	}
 }
