@@ -397,6 +397,10 @@ static uint16_t security_stage(struct iscsi_login *l,
 			*why = "AuthMethod negotiated twice";
 			return ISCSI_LOGIN_STATUS_INIT_ERR;
 		}
+		if (strlen(methods) > ISCSI_VALUE_MAX) {
+			*why = "AuthMethod list too long";
+			return ISCSI_LOGIN_STATUS_INIT_ERR;
+		}
 		l->auth = pick_auth(l, methods);
 		if (!l->auth) {
 			*why = "no acceptable AuthMethod offered";

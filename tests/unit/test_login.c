@@ -387,6 +387,18 @@ static void test_failures(void **st)
 	expect_fail(SEC_TO_OP,
 		    "InitiatorName=" INI "|TargetName=" TGT "|AuthMethod=CHAP",
 		    "127.0.0.1", ISCSI_LOGIN_STATUS_AUTH_FAILED);
+	{
+		char big[400];
+		int n = snprintf(big, sizeof(big),
+				 "InitiatorName=" INI "|TargetName=" TGT
+				 "|AuthMethod=");
+
+		for (; n < 390; n += 5)
+			memcpy(big + n, "KRB5,", 5);
+		strcpy(big + n, "None");
+		expect_fail(SEC_TO_OP, big, "127.0.0.1",
+			    ISCSI_LOGIN_STATUS_INIT_ERR);
+	}
 	/* garbage keys */
 	expect_fail(SEC_TO_OP, "InitiatorName=" INI "|garbage", "127.0.0.1",
 		    ISCSI_LOGIN_STATUS_INIT_ERR);
