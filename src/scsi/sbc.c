@@ -37,6 +37,7 @@ static void parse_rw(const uint8_t *cdb, struct rw_params *p)
 	case SCSI_OP_VERIFY_16:
 	case SCSI_OP_SYNCHRONIZE_CACHE_16:
 	case SCSI_OP_PREFETCH_16:
+	case SCSI_OP_WRITE_SAME_16:
 		p->lba = get_be64(&cdb[2]);
 		p->nblocks = get_be32(&cdb[10]);
 		p->len_off = 10;
@@ -330,4 +331,46 @@ int scsi_sbc_prefetch(struct scsi_cmd *c)
 	parse_rw(c->task->cdb, &p);
 	check_range(c, p.lba, p.nblocks, p.len_off, false);
 	return SCSI_CMD_DONE;
+}
+
+/* WRITE SAME (no UNMAP support: the UNMAP bit just writes). The block is
+ * replicated into a bounce buffer (rare command, bounded by the MAXIMUM
+ * WRITE SAME LENGTH in the Block Limits page); WSNZ is set, so a zero
+ * length is invalid. */
+int scsi_sbc_write_same(struct scsi_cmd *c)
+{
+	struct scsi_task *t = c->task;
+	bool ndob = t->cdb[0] == SCSI_OP_WRITE_SAME_16 && (t->cdb[1] & 0x01);
+	uint32_t bs = c->lu->block_size;
+	struct rw_params p;
+	uint64_t bytes;
+
+	parse_rw(t->cdb, &p);
+	t->xfer_len = ndob ? 0 : bs;
+	if (!p.nblocks) {
+		scsi_cmd_invalid_cdb(c, p.len_off, -1);
+		return SCSI_CMD_DONE;
+	}
+	if (check_range(c, p.lba, p.nblocks, p.len_off, true))
+		return SCSI_CMD_DONE;
+	if (!ndob && (t->data_out_len < bs || !t->buf)) {
+		scsi_cmd_sense(c, SCSI_SK_ILLEGAL_REQUEST,
+			       SCSI_ASC_INVALID_FIELD_IN_CMD_IU);
+		return SCSI_CMD_DONE;
+	}
+	bytes = (uint64_t)p.nblocks << c->lu->block_shift;
+	if (posix_memalign((void **)&c->cmp_buf, DUET_BUF_ALIGN, bytes)) {
+		c->cmp_buf = NULL;
+		t->status = SCSI_STATUS_TASK_SET_FULL;
+		return SCSI_CMD_DONE;
+	}
+	for (uint64_t off = 0; off < bytes; off += bs) {
+		if (ndob)
+			memset(c->cmp_buf + off, 0, bs);
+		else
+			memcpy(c->cmp_buf + off, t->buf, bs);
+	}
+	c->lba = p.lba;
+	c->nblocks = p.nblocks;
+	return submit_io(c, BS_OP_WRITE, c->cmp_buf, bytes, false, rw_done);
 }

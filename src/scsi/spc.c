@@ -106,9 +106,12 @@ static uint32_t vpd_block_limits(const struct scsi_lu *lu, uint8_t *b)
 	uint32_t gran = phys > lu->block_size ? phys / lu->block_size : 1;
 
 	memset(&b[4], 0, 60);
+	b[4] = 0x01; /* WSNZ: WRITE SAME with 0 blocks is invalid */
 	put_be16(&b[6], (uint16_t)gran);
 	put_be32(&b[8], DUET_MAX_IO_BYTES >> lu->block_shift);
 	put_be32(&b[12], (1024u * 1024) >> lu->block_shift);
+	/* MAXIMUM WRITE SAME LENGTH */
+	put_be64(&b[36], DUET_MAX_IO_BYTES >> lu->block_shift);
 	return 64;
 }
 

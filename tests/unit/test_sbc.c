@@ -399,6 +399,64 @@ static void test_io_error(void **state)
 	fake_bs_submit_rc = 0;
 }
 
+static struct test_task *write_same(bool sixteen, uint8_t flags, uint64_t lba,
+				    uint32_t n, uint8_t fill, uint32_t len)
+{
+	uint8_t cdb[16] = {0};
+	struct test_task *t;
+
+	if (sixteen) {
+		cdb[0] = SCSI_OP_WRITE_SAME_16;
+		put_be64(&cdb[2], lba);
+		put_be32(&cdb[10], n);
+	} else {
+		cdb[0] = SCSI_OP_WRITE_SAME_10;
+		put_be32(&cdb[2], (uint32_t)lba);
+		put_be16(&cdb[7], (uint16_t)n);
+	}
+	cdb[1] = flags;
+	t = tt_new(&test_itn_a, 0, cdb, sixteen ? 16 : 10,
+		   len ? SCSI_DIR_WRITE : SCSI_DIR_NONE, len, len);
+	if (len)
+		memset(t->mem, fill, len);
+	run_task(tgt, t);
+	return t;
+}
+
+static void test_write_same(void **state)
+{
+	struct test_task *t = write_same(false, 0, 200, 16, 0x77, 512);
+
+	assert_int_equal(t->t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->t.xfer_len, 512);
+	tt_free(t);
+	t = rw(F10, false, 200, 17, 17 * 512, 0);
+	assert_int_equal(t->mem[0], 0x77);
+	assert_int_equal(t->mem[16 * 512 - 1], 0x77);
+	assert_int_equal(t->mem[16 * 512], 0);
+	tt_free(t);
+	/* NDOB: zeroes without a data-out buffer */
+	t = write_same(true, 0x01, 200, 8, 0, 0);
+	assert_int_equal(t->t.status, SCSI_STATUS_GOOD);
+	tt_free(t);
+	t = rw(F10, false, 200, 9, 9 * 512, 0);
+	assert_int_equal(t->mem[0], 0);
+	assert_int_equal(t->mem[8 * 512], 0x77);
+	tt_free(t);
+	/* WSNZ: zero blocks is invalid; beyond the end; WRPROTECT */
+	t = write_same(true, 0, 0, 0, 1, 512);
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
+		     SCSI_ASC_INVALID_FIELD_IN_CDB);
+	tt_free(t);
+	t = write_same(true, 0, TEST_NBLOCKS - 1, 2, 1, 512);
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE);
+	tt_free(t);
+	t = write_same(false, 0x20, 0, 1, 1, 512);
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
+		     SCSI_ASC_INVALID_FIELD_IN_CDB);
+	tt_free(t);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -410,7 +468,8 @@ int main(void)
 		T(test_write_short_data),  T(test_direction_mismatch),
 		T(test_protect_and_flags), T(test_readonly),
 		T(test_read_capacity),	   T(test_verify),
-		T(test_sync_cache),	   T(test_io_error),
+		T(test_sync_cache),	   T(test_write_same),
+		T(test_io_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
