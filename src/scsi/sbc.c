@@ -144,16 +144,17 @@ static int submit_io(struct scsi_cmd *c, enum bs_op op, void *buf, uint64_t len,
 static int do_read(struct scsi_cmd *c, uint64_t bytes)
 {
 	struct scsi_task *t = c->task;
+	uint32_t cap = t->buf ? t->buf_cap : 0;
 	uint64_t len = bytes;
 
-	if (len > t->buf_cap) {
+	if (len > cap) {
 		/* The initiator asked for less (iSCSI overflow): read the
 		 * whole blocks that fit, zero the tail of the buffer. */
-		len = t->buf_cap & ~((uint64_t)c->lu->block_size - 1);
-		if (t->buf_cap > len)
-			memset(t->buf + len, 0, t->buf_cap - len);
+		len = cap & ~((uint64_t)c->lu->block_size - 1);
+		if (cap > len)
+			memset(t->buf + len, 0, cap - len);
 	}
-	t->data_len = (uint32_t)MIN(bytes, (uint64_t)t->buf_cap);
+	t->data_len = (uint32_t)MIN(bytes, (uint64_t)cap);
 	if (!len)
 		return SCSI_CMD_DONE;
 	return submit_io(c, BS_OP_READ, t->buf, len, false, rw_done);

@@ -3,6 +3,25 @@
  * The local SCSI target: a struct scsi_dispatcher. Task lifecycle (submit,
  * ordering, execution, completion), LUN addressing, unit attention checks
  * and the executor side of task management.
+ *
+ * Choices worth knowing:
+ *  - Every task of an existing LU sits on the LU's list in arrival order
+ *    from submit to done. SIMPLE tasks start at once; an ORDERED task
+ *    starts when it is alone on the list and holds back every later
+ *    non-HEAD OF QUEUE task; HEAD OF QUEUE starts at once.
+ *  - An aborted task that still has backing I/O in flight is only marked;
+ *    it completes (aborted=true) when the I/O returns, so the transport's
+ *    buffer is never released while a worker uses it. A TMF completes
+ *    after every task it aborted has completed.
+ *  - CLEAR TASK SET aborts the tasks of every nexus on the LU (TST=000)
+ *    and gives the other nexuses whose tasks went UA 2F/00; LOGICAL UNIT
+ *    RESET gives 29/03 and TARGET WARM/COLD RESET 29/02 / 29/01 to every
+ *    nexus except the requester's.
+ *  - ABORT TASK reports FUNCTION COMPLETE even when the task is no longer
+ *    here: the transport decides about "task does not exist" from its own
+ *    RefCmdSN bookkeeping before calling.
+ *  - nexus_end forgets the nexus's state (pending UAs): a new nexus with
+ *    the same identity starts with 29/00, as a first access does.
  */
 #include <errno.h>
 #include <stdio.h>
