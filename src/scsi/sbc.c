@@ -178,11 +178,22 @@ int scsi_sbc_rw(struct scsi_cmd *c)
 		return SCSI_CMD_DONE;
 	if (!write)
 		return do_read(c, bytes);
-	if (t->data_out_len < bytes || !t->buf) {
-		/* Less write data than the CDB needs: write nothing. */
+	/* The transport must have delivered everything the initiator
+	 * promised (min of EDTL and what the CDB needs); if not, write
+	 * nothing rather than garbage. */
+	if (t->data_out_len < MIN(bytes, (uint64_t)t->exp_xfer_len) ||
+	    (t->data_out_len && !t->buf)) {
 		scsi_cmd_sense(c, SCSI_SK_ILLEGAL_REQUEST,
 			       SCSI_ASC_INVALID_FIELD_IN_CMD_IU);
 		return SCSI_CMD_DONE;
+	}
+	/* EDTL below the CDB's length (iSCSI overflow): write the whole
+	 * blocks received, never beyond them (FCP-4 / SAM residual rule). */
+	if (bytes > t->data_out_len) {
+		c->nblocks = t->data_out_len >> c->lu->block_shift;
+		bytes = (uint64_t)c->nblocks << c->lu->block_shift;
+		if (!bytes)
+			return SCSI_CMD_DONE;
 	}
 	/* WRITE AND VERIFY: the data is verified by being on stable
 	 * storage when the command completes. */

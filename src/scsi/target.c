@@ -241,22 +241,24 @@ static bool check_ua(struct scsi_cmd *c)
 	return true;
 }
 
+/* The transport's R/W flags against what the command does. Returns true
+ * when the command is finished here. */
 static bool check_direction(struct scsi_cmd *c)
 {
 	enum scsi_data_dir d = c->task->dir;
-	bool bad = false;
 
+	/* Data-in command flagged as a write: no data-in can be carried;
+	 * complete with GOOD and nothing transferred (what libiscsi's
+	 * iscsi-test-cu expects), without touching the medium. */
 	if ((c->op->flags & SCSI_OPF_DATA_IN) && d == SCSI_DIR_WRITE)
-		bad = true;
-	if ((c->op->flags & SCSI_OPF_DATA_OUT) && d == SCSI_DIR_READ)
-		bad = true;
-	if (!(c->op->flags & (SCSI_OPF_DATA_IN | SCSI_OPF_DATA_OUT)) &&
-	    d != SCSI_DIR_NONE && c->task->exp_xfer_len)
-		bad = true;
-	if (bad)
+		return true;
+	/* Data-out command flagged as a read: no data arrived. */
+	if ((c->op->flags & SCSI_OPF_DATA_OUT) && d == SCSI_DIR_READ) {
 		scsi_cmd_sense(c, SCSI_SK_ILLEGAL_REQUEST,
 			       SCSI_ASC_INVALID_FIELD_IN_CMD_IU);
-	return bad;
+		return true;
+	}
+	return false;
 }
 
 /* Runs the command; returns SCSI_CMD_DONE or SCSI_CMD_ASYNC. */

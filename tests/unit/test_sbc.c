@@ -199,18 +199,28 @@ static void test_read_residuals(void **state)
 static void test_write_short_data(void **state)
 {
 	struct test_task *t;
-	uint8_t *mem;
 
-	/* 2 blocks with one block of data: nothing written, 0E/03 */
+	/* 2 blocks with EDTL one block: the received block is written,
+	 * GOOD; xfer_len tells the transport about the overflow */
 	t = rw(F10, true, 100, 2, 512, 0xaa);
-	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
-		     SCSI_ASC_INVALID_FIELD_IN_CMD_IU);
+	assert_int_equal(t->t.status, SCSI_STATUS_GOOD);
 	assert_int_equal(t->t.xfer_len, 1024);
 	tt_free(t);
 	t = rw(F10, false, 100, 2, 1024, 0);
-	mem = t->mem;
-	for (unsigned i = 0; i < 1024; i++)
-		assert_int_equal(mem[i], 0);
+	assert_int_equal(t->mem[0], 0xaa);
+	assert_int_equal(t->mem[511], 0xaa);
+	assert_int_equal(t->mem[512], 0);
+	tt_free(t);
+	/* EDTL 0 or below one block: nothing written, GOOD */
+	t = rw(F10, true, 101, 1, 0, 0);
+	assert_int_equal(t->t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->t.xfer_len, 512);
+	tt_free(t);
+	t = rw(F10, true, 101, 1, 200, 0xcc);
+	assert_int_equal(t->t.status, SCSI_STATUS_GOOD);
+	tt_free(t);
+	t = rw(F10, false, 101, 1, 512, 0);
+	assert_int_equal(t->mem[0], 0);
 	tt_free(t);
 	/* more data than needed: write what the CDB says */
 	t = rw(F10, true, 100, 1, 10000, 0xbb);
@@ -223,6 +233,26 @@ static void test_write_short_data(void **state)
 	tt_free(t);
 }
 
+static void test_write_data_missing(void **state)
+{
+	uint8_t cdb[16];
+	unsigned len = build_rw(cdb, F10, true, 300, 2);
+	struct test_task *t =
+		tt_new(&test_itn_a, 0, cdb, len, SCSI_DIR_WRITE, 1024, 1024);
+
+	/* the transport promised 1024 bytes but has only 512: nothing is
+	 * written */
+	memset(t->mem, 0xdd, 1024);
+	t->t.data_out_len = 512;
+	run_task(tgt, t);
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
+		     SCSI_ASC_INVALID_FIELD_IN_CMD_IU);
+	tt_free(t);
+	t = rw(F10, false, 300, 1, 512, 0);
+	assert_int_equal(t->mem[0], 0);
+	tt_free(t);
+}
+
 static void test_direction_mismatch(void **state)
 {
 	uint8_t cdb[16];
@@ -230,8 +260,20 @@ static void test_direction_mismatch(void **state)
 	struct test_task *t =
 		tt_new(&test_itn_a, 0, cdb, len, SCSI_DIR_WRITE, 512, 512);
 
+	/* READ flagged as a write: GOOD, nothing read into the buffer */
+	memset(t->mem, 0xee, 512);
 	run_task(tgt, t);
-	assert_int_not_equal(t->t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->t.data_len, 0);
+	assert_int_equal(t->mem[0], 0xee);
+	assert_int_equal(fake_bs_queued, 0);
+	tt_free(t);
+	/* WRITE flagged as a read: no data arrived */
+	len = build_rw(cdb, F10, true, 0, 1);
+	t = tt_new(&test_itn_a, 0, cdb, len, SCSI_DIR_READ, 512, 512);
+	run_task(tgt, t);
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
+		     SCSI_ASC_INVALID_FIELD_IN_CMD_IU);
 	tt_free(t);
 }
 
@@ -462,13 +504,21 @@ static void test_write_same(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_rw_all_forms),	   T(test_rw6_zero_means_256),
-		T(test_zero_length),	   T(test_boundaries),
-		T(test_max_transfer),	   T(test_read_residuals),
-		T(test_write_short_data),  T(test_direction_mismatch),
-		T(test_protect_and_flags), T(test_readonly),
-		T(test_read_capacity),	   T(test_verify),
-		T(test_sync_cache),	   T(test_write_same),
+		T(test_rw_all_forms),
+		T(test_rw6_zero_means_256),
+		T(test_zero_length),
+		T(test_boundaries),
+		T(test_max_transfer),
+		T(test_read_residuals),
+		T(test_write_short_data),
+		T(test_write_data_missing),
+		T(test_direction_mismatch),
+		T(test_protect_and_flags),
+		T(test_readonly),
+		T(test_read_capacity),
+		T(test_verify),
+		T(test_sync_cache),
+		T(test_write_same),
 		T(test_io_error),
 	};
 
