@@ -345,7 +345,8 @@ int scsi_sbc_prefetch(struct scsi_cmd *c)
 	return SCSI_CMD_DONE;
 }
 
-/* WRITE SAME (no UNMAP support: the UNMAP bit just writes). The block is
+/* WRITE SAME (no UNMAP support: the UNMAP and ANCHOR bits are invalid
+ * fields, as LBPWS/LBPWS10 say in the provisioning VPD page). The block is
  * replicated into a bounce buffer (rare command, bounded by the MAXIMUM
  * WRITE SAME LENGTH in the Block Limits page); WSNZ is set, so a zero
  * length is invalid. */

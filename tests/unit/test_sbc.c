@@ -493,6 +493,11 @@ static void test_write_same(void **state)
 	t = write_same(true, 0, TEST_NBLOCKS - 1, 2, 1, 512);
 	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE);
 	tt_free(t);
+	t = write_same(false, 0x08, 0, 1, 1, 512); /* UNMAP: unsupported */
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
+		     SCSI_ASC_INVALID_FIELD_IN_CDB);
+	assert_int_equal(t->t.sense[15], 0x80 | 0x40 | 0x08 | 3);
+	tt_free(t);
 	t = write_same(false, 0x20, 0, 1, 1, 512);
 	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
 		     SCSI_ASC_INVALID_FIELD_IN_CDB);
