@@ -310,8 +310,7 @@ int scsi_sbc_verify(struct scsi_cmd *c)
 	c->lba = p.lba;
 	c->nblocks = p.nblocks;
 	c->bytchk = bytchk;
-	if (posix_memalign((void **)&c->cmp_buf, DUET_BUF_ALIGN, bytes)) {
-		c->cmp_buf = NULL;
+	if (scsi_cmd_bounce_alloc(c, bytes)) {
 		t->status = SCSI_STATUS_TASK_SET_FULL;
 		return SCSI_CMD_DONE;
 	}
@@ -372,8 +371,7 @@ int scsi_sbc_write_same(struct scsi_cmd *c)
 		return SCSI_CMD_DONE;
 	}
 	bytes = (uint64_t)p.nblocks << c->lu->block_shift;
-	if (posix_memalign((void **)&c->cmp_buf, DUET_BUF_ALIGN, bytes)) {
-		c->cmp_buf = NULL;
+	if (scsi_cmd_bounce_alloc(c, bytes)) {
 		t->status = SCSI_STATUS_TASK_SET_FULL;
 		return SCSI_CMD_DONE;
 	}

@@ -140,15 +140,35 @@ static struct scsi_cmd *cmd_get(struct scsi_target *t)
 	}
 	memset(c, 0, offsetof(struct scsi_cmd, io));
 	c->cmp_buf = NULL;
+	c->cmp_len = 0;
 	c->bytchk = 0;
 	c->tgt = t;
 	return c;
 }
 
+int scsi_cmd_bounce_alloc(struct scsi_cmd *c, uint64_t len)
+{
+	struct scsi_target *t = c->tgt;
+	void *p;
+
+	if (len > SCSI_BOUNCE_MAX - t->bounce_bytes)
+		return -ENOMEM;
+	if (posix_memalign(&p, DUET_BUF_ALIGN, len ? len : 1))
+		return -ENOMEM;
+	c->cmp_buf = p;
+	c->cmp_len = len;
+	t->bounce_bytes += len;
+	return 0;
+}
+
 static void cmd_put(struct scsi_target *t, struct scsi_cmd *c)
 {
-	free(c->cmp_buf);
-	c->cmp_buf = NULL;
+	if (c->cmp_buf) {
+		free(c->cmp_buf);
+		t->bounce_bytes -= c->cmp_len;
+		c->cmp_buf = NULL;
+		c->cmp_len = 0;
+	}
 	if (t->n_free >= 4096) {
 		free(c);
 		return;

@@ -504,6 +504,40 @@ static void test_write_same(void **state)
 	tt_free(t);
 }
 
+/* Hostile initiator: many large WRITE SAMEs in flight cannot make the
+ * target allocate more than SCSI_BOUNCE_MAX of bounce buffers. */
+static void test_bounce_bounded(void **state)
+{
+	struct scsi_target *big = scsi_target_new("iqn.x:bounce");
+	struct cfg_lun lun = {.id = 0, .path = "/m", .size = 128ull << 20};
+	struct test_task *v[9];
+	uint32_t n = DUET_MAX_IO_BYTES / 512;
+	char err[64];
+
+	assert_int_equal(scsi_target_add_lun(big, &lun, err, sizeof(err)), 0);
+	clear_ua(big, &test_itn_a);
+	for (unsigned i = 0; i < 9; i++) {
+		uint8_t cdb[16] = {SCSI_OP_WRITE_SAME_16};
+
+		put_be64(&cdb[2], (uint64_t)i * n);
+		put_be32(&cdb[10], n);
+		v[i] = tt_new(&test_itn_a, 0, cdb, 16, SCSI_DIR_WRITE, 512,
+			      512);
+		scsi_dispatch_submit(scsi_target_dispatcher(big), &v[i]->t);
+	}
+	/* 8 x 8 MiB in flight: the ninth is refused at once */
+	assert_int_equal(v[8]->done_calls, 1);
+	assert_int_equal(v[8]->t.status, SCSI_STATUS_TASK_SET_FULL);
+	assert_int_equal(v[7]->done_calls, 0);
+	fake_bs_drain();
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(v[i]->t.status, SCSI_STATUS_GOOD);
+	for (unsigned i = 0; i < 9; i++)
+		tt_free(v[i]);
+	assert_int_equal(scsi_target_inflight(big), 0);
+	scsi_target_free(big);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -524,6 +558,7 @@ int main(void)
 		T(test_verify),
 		T(test_sync_cache),
 		T(test_write_same),
+		T(test_bounce_bounded),
 		T(test_io_error),
 	};
 
