@@ -344,6 +344,14 @@ int scsi_sbc_prefetch(struct scsi_cmd *c)
 	return SCSI_CMD_DONE;
 }
 
+static bool block_is_zero(const uint8_t *b, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
 /* WRITE SAME (no UNMAP support: the UNMAP and ANCHOR bits are invalid
  * fields, as LBPWS/LBPWS10 say in the provisioning VPD page). The block is
  * replicated into a bounce buffer (rare command, bounded by the MAXIMUM
@@ -371,17 +379,17 @@ int scsi_sbc_write_same(struct scsi_cmd *c)
 		return SCSI_CMD_DONE;
 	}
 	bytes = (uint64_t)p.nblocks << c->lu->block_shift;
+	c->lba = p.lba;
+	c->nblocks = p.nblocks;
+	/* Zeroes (the common case: mkfs, zero-out) need no bounce buffer. */
+	if (ndob || block_is_zero(t->buf, bs))
+		return submit_io(c, BS_OP_WRITE_ZEROES, NULL, bytes, false,
+				 rw_done);
 	if (scsi_cmd_bounce_alloc(c, bytes)) {
 		t->status = SCSI_STATUS_TASK_SET_FULL;
 		return SCSI_CMD_DONE;
 	}
-	for (uint64_t off = 0; off < bytes; off += bs) {
-		if (ndob)
-			memset(c->cmp_buf + off, 0, bs);
-		else
-			memcpy(c->cmp_buf + off, t->buf, bs);
-	}
-	c->lba = p.lba;
-	c->nblocks = p.nblocks;
+	for (uint64_t off = 0; off < bytes; off += bs)
+		memcpy(c->cmp_buf + off, t->buf, bs);
 	return submit_io(c, BS_OP_WRITE, c->cmp_buf, bytes, false, rw_done);
 }

@@ -477,9 +477,11 @@ static void test_write_same(void **state)
 	assert_int_equal(t->mem[16 * 512 - 1], 0x77);
 	assert_int_equal(t->mem[16 * 512], 0);
 	tt_free(t);
-	/* NDOB: zeroes without a data-out buffer */
+	/* NDOB: zeroes without a data-out buffer, through WRITE_ZEROES */
+	fake_bs_zeroes = 0;
 	t = write_same(true, 0x01, 200, 8, 0, 0);
 	assert_int_equal(t->t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(fake_bs_zeroes, 1);
 	tt_free(t);
 	t = rw(F10, false, 200, 9, 9 * 512, 0);
 	assert_int_equal(t->mem[0], 0);
@@ -523,6 +525,7 @@ static void test_bounce_bounded(void **state)
 		put_be32(&cdb[10], n);
 		v[i] = tt_new(&test_itn_a, 0, cdb, 16, SCSI_DIR_WRITE, 512,
 			      512);
+		memset(v[i]->mem, 0x5a, 512); /* not zeroes: needs a bounce */
 		scsi_dispatch_submit(scsi_target_dispatcher(big), &v[i]->t);
 	}
 	/* 8 x 8 MiB in flight: the ninth is refused at once */
