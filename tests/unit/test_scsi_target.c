@@ -366,6 +366,65 @@ static void test_random_cdbs(void **state)
 	assert_int_equal(scsi_target_inflight(tgt), 0);
 }
 
+static void test_clear_task_set(void **state)
+{
+	struct test_task *a = read_task(&test_itn_a, 1, SCSI_ATTR_SIMPLE);
+	struct test_task *b = read_task(&test_itn_b, 2, SCSI_ATTR_SIMPLE);
+	struct scsi_task *list[1] = {&a->t};
+	struct scsi_tmf tmf = {.fn = SCSI_TMF_CLEAR_TASK_SET,
+			       .itn = &test_itn_a,
+			       .lun = 0,
+			       .tasks = list,
+			       .n_tasks = 1,
+			       .done = tmf_done};
+	uint8_t tur[6] = {0};
+	struct test_task *t;
+
+	submit(a);
+	submit(b);
+	scsi_dispatch_tmf(scsi_target_dispatcher(tgt), &tmf);
+	fake_bs_drain();
+	assert_true(a->t.aborted && b->t.aborted);
+	assert_int_equal(tmf_calls, 1);
+	/* the other nexus lost a task: COMMANDS CLEARED BY ANOTHER INITIATOR */
+	t = tt_new(&test_itn_b, 0, tur, 6, SCSI_DIR_NONE, 0, 0);
+	run_task(tgt, t);
+	assert_sense(&t->t, SCSI_SK_UNIT_ATTENTION,
+		     SCSI_ASC_COMMANDS_CLEARED_BY_ANOTHER);
+	tt_free(t);
+	assert_int_equal(simple_cmd(tgt, &test_itn_a, 0, tur, 6),
+			 SCSI_STATUS_GOOD);
+	tt_free(a);
+	tt_free(b);
+}
+
+static void test_abort_waiting_task(void **state)
+{
+	struct test_task *a = read_task(&test_itn_a, 1, SCSI_ATTR_SIMPLE);
+	struct test_task *o = read_task(&test_itn_a, 2, SCSI_ATTR_ORDERED);
+	struct scsi_task *list[1] = {&o->t};
+	struct scsi_tmf tmf = {.fn = SCSI_TMF_ABORT_TASK,
+			       .itn = &test_itn_a,
+			       .lun = 0,
+			       .tasks = list,
+			       .n_tasks = 1,
+			       .done = tmf_done};
+
+	submit(a);
+	submit(o); /* waits for a */
+	scsi_dispatch_tmf(scsi_target_dispatcher(tgt), &tmf);
+	/* never started: completed (aborted) and the TMF done at once */
+	assert_true(o->done_calls > 0 && o->t.aborted);
+	assert_int_equal(tmf_calls, 1);
+	assert_true(tmf_seq > o->done_calls);
+	assert_int_equal(a->done_calls, 0);
+	fake_bs_drain();
+	assert_false(a->t.aborted);
+	assert_int_equal(fake_bs_queued, 1); /* o never reached the store */
+	tt_free(a);
+	tt_free(o);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -383,6 +442,8 @@ int main(void)
 		T(test_unknown_lun_via_bad_address),
 		T(test_add_lun_errors),
 		T(test_submit_from_done),
+		T(test_clear_task_set),
+		T(test_abort_waiting_task),
 		T(test_random_cdbs),
 	};
 
