@@ -429,6 +429,37 @@ static int listen_portals(struct app *a)
 	return 0;
 }
 
+/* duetctl targets: what this daemon serves, from its configuration. */
+static int cmd_targets(struct ctl_reply *r, int argc, char **argv, void *arg)
+{
+	const struct duet_config *cfg = &((const struct app *)arg)->cfg;
+
+	for (size_t i = 0; i < cfg->n_portals; i++) {
+		const struct cfg_portal *p = &cfg->portals[i];
+		bool v6 = strchr(p->host, ':') != NULL;
+
+		ctl_reply_printf(r, "portal %s%s%s:%u", v6 ? "[" : "", p->host,
+				 v6 ? "]" : "", p->port);
+	}
+	for (size_t i = 0; i < cfg->n_targets; i++) {
+		const struct cfg_target *t = &cfg->targets[i];
+
+		ctl_reply_printf(r, "target %s tpgt %u%s%s", t->name, t->tpgt,
+				 t->alias ? " alias " : "",
+				 t->alias ? t->alias : "");
+		for (size_t j = 0; j < t->n_luns; j++) {
+			const struct cfg_lun *l = &t->luns[j];
+
+			ctl_reply_printf(r, "  lun %" PRIu32 " %s%s%s", l->id,
+					 l->path,
+					 l->readonly ? " readonly" : "",
+					 l->write_back ? " write-back"
+						       : " write-through");
+		}
+	}
+	return 0;
+}
+
 static int start_ctl(struct app *a)
 {
 	const char *path =
@@ -439,6 +470,8 @@ static int start_ctl(struct app *a)
 	if (!*path || strcmp(path, "none") == 0)
 		return 0;
 	ctl_set_status_info(a->cfg.file);
+	ctl_register("targets", "- portals, targets and LUNs being served",
+		     cmd_targets, a);
 	ret = ctl_server_start(a->base, path, err, sizeof(err));
 	if (ret == 0)
 		return 0;
