@@ -62,7 +62,8 @@ struct app {
 	struct event *sig_term, *sig_int, *sig_hup, *grace;
 	bool bs_started;
 	bool stopping;
-	int ready_fd; /* pipe to the waiting parent, or -1 */
+	char *abs_pidfile, *abs_ctl; /* made absolute before chdir("/") */
+	int ready_fd;		     /* pipe to the waiting parent, or -1 */
 	int pid_fd;
 };
 
@@ -224,6 +225,21 @@ static int load_config(struct app *a)
 }
 
 /* ---- daemon plumbing ---- */
+
+/* The daemon runs in "/": make a relative path absolute now. */
+static const char *absolute(const char *path, char **store)
+{
+	char cwd[4096];
+
+	if (!path || !*path || path[0] == '/' || strcmp(path, "none") == 0 ||
+	    !getcwd(cwd, sizeof(cwd)))
+		return path;
+	if (asprintf(store, "%s/%s", strcmp(cwd, "/") ? cwd : "", path) < 0) {
+		*store = NULL;
+		return path;
+	}
+	return *store;
+}
 
 /* Detach; the original process waits for "ready" and exits with the
  * daemon's start-up status. Returns in the daemon only. */
@@ -603,6 +619,8 @@ static void cleanup(struct app *a)
 	if (a->base)
 		event_base_free(a->base);
 	remove_pidfile(a);
+	free(a->abs_pidfile);
+	free(a->abs_ctl);
 	ctl_unregister_all();
 	config_free(&a->cfg);
 }
@@ -631,6 +649,8 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	log_set_level(a.cfg.log_level);
+	a.o.pidfile = absolute(a.o.pidfile, &a.abs_pidfile);
+	a.o.ctl_socket = absolute(a.o.ctl_socket, &a.abs_ctl);
 	if (!a.o.foreground)
 		daemonize(&a);
 	if (start(&a) < 0) {
