@@ -40,7 +40,8 @@ static int parse_lun_spec(struct cfg_errs *e, const char *spec, uint32_t id,
 			  spec);
 		return -EINVAL;
 	}
-	l->path = strndup(spec, plen);
+	/* duetd changes to / when it detaches: keep paths absolute. */
+	l->path = cfg_abs_path(NULL, spec, plen);
 	if (!l->path)
 		return -ENOMEM;
 	l->size = size;
@@ -100,12 +101,14 @@ int config_from_args_to(const char *portal, const char *target,
 	}
 	if (t->name && n_luns)
 		cfg_validate_all(cfg, &e);
+	cfg_errs_flush(&e);
 	if (e.count) {
 		config_free(cfg);
 		return -EINVAL;
 	}
 	return 0;
 nomem:
+	cfg_errs_flush(&e);
 	config_free(cfg);
 	return -ENOMEM;
 }

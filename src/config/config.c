@@ -289,6 +289,9 @@ static void parse_portals(struct cfg_errs *e, const config_setting_t *root,
 	const config_setting_t *l = get_list(e, root, "portals");
 	int n = l ? config_setting_length(l) : 0;
 
+	/* A present but mistyped list was reported already. */
+	e->portals_given =
+		l ? n > 0 : config_setting_get_member(root, "portals") != NULL;
 	if (!l)
 		return;
 	cfg->portals = calloc_or_die((size_t)n, sizeof(*cfg->portals));
@@ -391,6 +394,25 @@ static void parse_lun_size(struct cfg_errs *e, const config_setting_t *g,
 		l->size = v;
 }
 
+/* Relative LUN paths are relative to the config file's directory. */
+static char *lun_path(struct cfg_errs *e, const char *path)
+{
+	char *copy = dup_or_die(e->file), *dir, *abs;
+
+	dir = strrchr(copy, '/');
+	if (dir == copy)
+		dir[1] = '\0';
+	else if (dir)
+		*dir = '\0';
+	abs = cfg_abs_path(dir ? copy : NULL, path, strlen(path));
+	free(copy);
+	if (!abs) {
+		fprintf(stderr, "duet: out of memory while reading config\n");
+		abort();
+	}
+	return abs;
+}
+
 static void parse_lun(struct cfg_errs *e, const config_setting_t *g, int index,
 		      struct cfg_lun *l)
 {
@@ -407,7 +429,7 @@ static void parse_lun(struct cfg_errs *e, const config_setting_t *g, int index,
 		l->id = (uint32_t)id;
 	path = get_str(e, g, "path", 4095);
 	if (path)
-		l->path = dup_or_die(path);
+		l->path = lun_path(e, path);
 	else if (!config_setting_get_member(g, "path"))
 		cfg_error(e, l->line,
 			  "LUN %" PRIu32
@@ -488,6 +510,9 @@ static void parse_targets(struct cfg_errs *e, const config_setting_t *root,
 	const config_setting_t *l = get_list(e, root, "targets");
 	int n = l ? config_setting_length(l) : 0;
 
+	/* A present but mistyped list was reported already. */
+	e->targets_given =
+		l ? n > 0 : config_setting_get_member(root, "targets") != NULL;
 	if (!l)
 		return;
 	cfg->targets = calloc_or_die((size_t)n, sizeof(*cfg->targets));
@@ -642,6 +667,7 @@ int config_load_file_to(const char *path, const char *node,
 				  "syntax error: %s", config_error_text(&lc));
 		}
 		config_destroy(&lc);
+		cfg_errs_flush(&e);
 		return -EINVAL;
 	}
 	cfg->file = dup_or_die(path);
@@ -650,6 +676,7 @@ int config_load_file_to(const char *path, const char *node,
 	parse_root(&e, config_root_setting(&lc), cfg);
 	cfg_validate_all(cfg, &e);
 	config_destroy(&lc);
+	cfg_errs_flush(&e);
 	if (e.count) {
 		config_free(cfg);
 		return -EINVAL;
