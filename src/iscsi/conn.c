@@ -36,8 +36,8 @@ static void conn_free_events(struct iscsi_conn *c)
 	}
 }
 
-struct iscsi_conn *iscsi_conn_new(int fd, const char *peer, const char *local,
-				  uint16_t local_port)
+struct iscsi_conn *iscsi_conn_new(int fd, const char *peer, uint16_t peer_port,
+				  const char *local, uint16_t local_port)
 {
 	struct iscsi_conn *c = calloc(1, sizeof(*c));
 
@@ -45,10 +45,13 @@ struct iscsi_conn *iscsi_conn_new(int fd, const char *peer, const char *local,
 		return NULL;
 	c->fd = fd;
 	c->id = ++iscsi_g.next_conn_id;
-	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	snprintf(c->peer, sizeof(c->peer), "%s", peer); /* address only */
+	snprintf(c->peer_name, sizeof(c->peer_name),
+		 strchr(peer, ':') ? "[%s]:%u" : "%s:%u", peer, peer_port);
 	snprintf(c->local, sizeof(c->local), "%s", local);
 	c->local_port = local_port;
-	snprintf(c->name, sizeof(c->name), "conn %u from %s", c->id, peer);
+	snprintf(c->name, sizeof(c->name), "conn %u from %s", c->id,
+		 c->peer_name);
 	c->txq_tail = &c->txq;
 	c->t_start = c->t_last_rx = time(NULL);
 	c->rbuf = malloc(ISCSI_RX_BUF);
@@ -198,7 +201,7 @@ static void conn_log_login(struct iscsi_conn *c)
 	const uint8_t *i = s->itn.isid;
 
 	snprintf(c->name, sizeof(c->name), "conn %u %s TSIH %u (%s)", c->id,
-		 s->itn.initiator_name, s->tsih, c->peer);
+		 s->itn.initiator_name, s->tsih, c->peer_name);
 	log_info("%s: login: %s session, ISID %02x%02x%02x%02x%02x%02x, "
 		 "target %s, portal %s:%u, HeaderDigest=%s DataDigest=%s "
 		 "MaxRecvDSL=%u MaxXmitDSL=%u MaxBurst=%u FirstBurst=%u "

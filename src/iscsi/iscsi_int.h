@@ -158,6 +158,7 @@ struct iscsi_conn {
 	struct iscsi_session *sess;
 	struct iscsi_conn *next, *prev; /* global list */
 	char peer[64], local[64];
+	char peer_name[80]; /* "addr:port" for logs */
 	uint16_t local_port;
 	uint16_t cid;
 	struct iscsi_login *login;
@@ -226,8 +227,9 @@ struct iscsi_global {
 extern struct iscsi_global iscsi_g;
 
 /* conn.c */
-struct iscsi_conn *iscsi_conn_new(int fd, const char *peer, const char *local,
-				  uint16_t local_port);
+/* peer: numeric address only (ACLs); peer_port for logs. */
+struct iscsi_conn *iscsi_conn_new(int fd, const char *peer, uint16_t peer_port,
+				  const char *local, uint16_t local_port);
 void iscsi_conn_close(struct iscsi_conn *c, const char *why);
 void iscsi_conn_maybe_free(struct iscsi_conn *c);
 /* Free closed connections now (only without an event loop: tests). */

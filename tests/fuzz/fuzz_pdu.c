@@ -58,7 +58,7 @@ static struct iscsi_conn *fz_conn(uint8_t mode)
 	struct iscsi_session *s;
 
 	iscsi_g.cfg = &cfg;
-	c = iscsi_conn_new(-1, "127.0.0.1:1", "127.0.0.1", 3260);
+	c = iscsi_conn_new(-1, "127.0.0.1", 1, "127.0.0.1", 3260);
 	if (!c || !(mode & 1))
 		return c; /* login phase */
 	s = calloc(1, sizeof(*s));

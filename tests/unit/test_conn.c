@@ -66,7 +66,7 @@ static struct iscsi_conn *ffp_conn(bool hd, bool dd)
 	struct iscsi_session *s = calloc(1, sizeof(*s));
 
 	iscsi_g.cfg = &cfg;
-	c = iscsi_conn_new(-1, "127.0.0.1:1", "127.0.0.1", 3260);
+	c = iscsi_conn_new(-1, "127.0.0.1", 1, "127.0.0.1", 3260);
 	assert_non_null(c);
 	s->type = ISCSI_SESSION_NORMAL;
 	s->target = &target;

@@ -37,7 +37,7 @@ static struct iscsi_target target = {.cfg = &tcfg, .disp = &disp};
 static struct iscsi_conn *new_conn(void)
 {
 	iscsi_g.cfg = &cfg;
-	return iscsi_conn_new(-1, "127.0.0.1:9", "127.0.0.1", 3260);
+	return iscsi_conn_new(-1, "127.0.0.1", 1, "127.0.0.1", 3260);
 }
 
 static void fill_res(struct iscsi_login_result *r, uint8_t isid0, uint16_t tsih,
