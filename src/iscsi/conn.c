@@ -222,6 +222,7 @@ void iscsi_conn_enter_ffp(struct iscsi_conn *c)
 	const struct iscsi_login_result *res = iscsi_login_result(c->login);
 
 	c->params = res->params;
+	c->statsn = res->next_statsn; /* continues the login's StatSN */
 	if (!c->params.max_recv_dsl)
 		c->params.max_recv_dsl = ISCSI_LOGIN_DSL;
 	if (!c->params.max_xmit_dsl)
