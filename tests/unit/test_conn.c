@@ -376,6 +376,74 @@ static void test_immediate_data_limits(void **state)
 	conn_done(c);
 }
 
+static void dataout_bhs(uint8_t *b, uint32_t itt, uint32_t ttt, uint32_t datasn,
+			uint32_t off, bool final)
+{
+	memset(b, 0, ISCSI_BHS_LEN);
+	b[0] = ISCSI_OP_DATA_OUT;
+	b[1] = final ? ISCSI_FLAG_FINAL : 0;
+	put_be32(b + 16, itt);
+	put_be32(b + 20, ttt);
+	put_be32(b + 36, datasn);
+	put_be32(b + 40, off);
+}
+
+static void test_dataout_bad_datasn(void **state)
+{
+	struct iscsi_conn *c = ffp_conn(false, false);
+	uint8_t bhs[ISCSI_BHS_LEN], wire[4096 + 64], data[4096] = {0};
+	struct tx_pdu *p;
+
+	scsi_cmd_bhs(bhs, ISCSI_FLAG_FINAL | ISCSI_FLAG_CMD_WRITE, 4, 8192, 1,
+		     0x2a, 0, 16);
+	feed_all(c, wire, pdu_wire(wire, bhs, NULL, 0, false, false));
+	assert_int_equal(txq_len(c), 1); /* R2T */
+	dataout_bhs(bhs, 4, get_be32(txq_at(c, 0)->bhs + 20), 5, 0, false);
+	feed_all(c, wire, pdu_wire(wire, bhs, data, 4096, false, false));
+	assert_int_equal(n_submit, 0);
+	assert_int_equal(c->state, CONN_FFP);
+	p = txq_at(c, 1);
+	assert_non_null(p);
+	assert_int_equal(p->bhs[0], ISCSI_OP_SCSI_RSP);
+	assert_int_equal(p->bhs[3], SCSI_STATUS_CHECK_CONDITION);
+	assert_int_equal(p->data[2 + 2] & 0x0f, 0x0b); /* ABORTED COMMAND */
+	assert_int_equal(p->data[2 + 12], 0x4b);       /* DATA PHASE ERROR */
+	/* the rest of the sequence is discarded quietly */
+	dataout_bhs(bhs, 4, get_be32(txq_at(c, 0)->bhs + 20), 1, 4096, true);
+	feed_all(c, wire, pdu_wire(wire, bhs, data, 4096, false, false));
+	assert_int_equal(txq_len(c), 2);
+	conn_done(c);
+}
+
+static void test_abort_task_collecting_data(void **state)
+{
+	struct iscsi_conn *c = ffp_conn(false, false);
+	uint8_t bhs[ISCSI_BHS_LEN], wire[4096 + 64], data[4096] = {0};
+	uint32_t ttt;
+
+	scsi_cmd_bhs(bhs, ISCSI_FLAG_FINAL | ISCSI_FLAG_CMD_WRITE, 4, 8192, 1,
+		     0x2a, 0, 16);
+	feed_all(c, wire, pdu_wire(wire, bhs, NULL, 0, false, false));
+	ttt = get_be32(txq_at(c, 0)->bhs + 20);
+	memset(bhs, 0, sizeof(bhs));
+	bhs[0] = ISCSI_OP_TMF_REQ | ISCSI_OP_IMMEDIATE;
+	bhs[1] = 0x80 | SCSI_TMF_ABORT_TASK;
+	put_be32(bhs + 16, 50);
+	put_be32(bhs + 20, 4); /* RefTaskTag */
+	put_be32(bhs + 24, 2);
+	put_be32(bhs + 32, 1); /* RefCmdSN */
+	feed_all(c, wire, pdu_wire(wire, bhs, NULL, 0, false, false));
+	assert_int_equal(txq_len(c), 2);
+	assert_int_equal(txq_at(c, 1)->bhs[0], ISCSI_OP_TMF_RSP);
+	assert_int_equal(txq_at(c, 1)->bhs[2], SCSI_TMF_COMPLETE);
+	assert_null(iscsi_task_find(c, 4));
+	dataout_bhs(bhs, 4, ttt, 0, 0, true);
+	feed_all(c, wire, pdu_wire(wire, bhs, data, 4096, false, false));
+	assert_int_equal(txq_len(c), 2); /* no response for the aborted task */
+	assert_int_equal(n_submit, 0);
+	conn_done(c);
+}
+
 int main(void)
 {
 	log_init("test_conn", true, LOG_LVL_ERR);
@@ -389,6 +457,8 @@ int main(void)
 		cmocka_unit_test(test_unknown_opcode_keeps_serving),
 		cmocka_unit_test(test_cmdsn_window),
 		cmocka_unit_test(test_immediate_data_limits),
+		cmocka_unit_test(test_dataout_bad_datasn),
+		cmocka_unit_test(test_abort_task_collecting_data),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
