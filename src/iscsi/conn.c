@@ -146,8 +146,9 @@ void iscsi_conn_reap(void)
 	}
 }
 
-/* Terminate what we own; abort what the dispatcher has. */
-static void conn_drop_tasks(struct iscsi_conn *c)
+/* Free the tasks we still own (collecting data or waiting their CmdSN
+ * turn): the connection or session is going away. */
+void iscsi_conn_drop_data_tasks(struct iscsi_conn *c)
 {
 	struct iscsi_task *t, *nx;
 
@@ -159,6 +160,12 @@ static void conn_drop_tasks(struct iscsi_conn *c)
 			iscsi_session_unhold(c->sess, t);
 		iscsi_task_free(t);
 	}
+}
+
+/* Terminate what we own; abort what the dispatcher has. */
+static void conn_drop_tasks(struct iscsi_conn *c)
+{
+	iscsi_conn_drop_data_tasks(c);
 	if (c->n_scsi)
 		iscsi_conn_abort_all(c);
 }

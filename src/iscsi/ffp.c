@@ -383,7 +383,7 @@ static void logout_req(struct iscsi_conn *c)
 	c->rx_stopped = true;
 	if (c->ev_read)
 		event_del(c->ev_read);
-	tmf_collect(c, NULL, true, 0); /* drop tasks still collecting data */
+	iscsi_conn_drop_data_tasks(c); /* incl. those held for their CmdSN */
 	iscsi_conn_check_logout(c);
 }
 

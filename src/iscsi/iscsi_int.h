@@ -237,6 +237,7 @@ void iscsi_conn_reap(void);
 void iscsi_conn_enter_ffp(struct iscsi_conn *c);
 void iscsi_conn_login_resume(struct iscsi_conn *c);
 void iscsi_conn_check_logout(struct iscsi_conn *c);
+void iscsi_conn_drop_data_tasks(struct iscsi_conn *c);
 const char *iscsi_conn_name(const struct iscsi_conn *c);
 /* conn.c: a complete Login Request arrived (login phase). */
 void iscsi_conn_login_rx(struct iscsi_conn *c, const uint8_t *data);
