@@ -316,8 +316,12 @@ static void conn_flush(struct ic_conn *c)
 	int cnt;
 
 	while (c->txq && c->state != CS_CLOSED && c->state != CS_CONNECTING) {
+		struct msghdr mh = {.msg_iov = iov};
+
 		cnt = tx_build_iov(c, iov);
-		n = writev(c->fd, iov, cnt);
+		mh.msg_iovlen = (size_t)cnt;
+		/* sendmsg, not writev: no SIGPIPE when the peer is gone. */
+		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
