@@ -8,8 +8,10 @@
  * listens on its own: exactly one side dials, so the two sides never race
  * to build duplicate connections. The connector retries with exponential
  * backoff (backoff_min_ms doubling up to backoff_max_ms, +-20% jitter,
- * reset once a connection authenticates). The acceptor keeps at most
- * IC_LINK_MAX_PENDING unauthenticated connections in handshake at once;
+ * reset once a connection authenticates), leaving from its listen_addr
+ * when it has one. The acceptor keeps at most IC_LINK_MAX_PENDING
+ * unauthenticated connections in handshake at once (a new one evicts the
+ * oldest);
  * when a new connection authenticates while an older one is still up (the
  * partner restarted, or the old one is half-open), the new one replaces
  * the old one (down for the old, then up).
@@ -101,9 +103,11 @@ struct ic_link_ops {
 	 * callback has run (with an error) before this. */
 	void (*down)(struct ic_link *l, int err, const char *reason, void *arg);
 	/* Optional. A SCSI_CMD / SCSI_RSP with m->hdr.data_len bytes of data
-	 * is arriving: return where the data must land (at least data_len
-	 * bytes, valid until recv() or down()), or NULL to let the link use
-	 * its own buffer (valid only during recv()). */
+	 * is arriving (m is fully decoded and checked): return where the data
+	 * must land, at least data_len bytes, left alone by the upper layer
+	 * until recv() or down(); or NULL (e.g. unknown tag, or a buffer too
+	 * small: the upper layer checks data_len itself) to let the link use
+	 * its own buffer, valid only during recv(). */
 	uint8_t *(*get_buf)(struct ic_link *l, const struct ic_msg *m,
 			    void *arg);
 	/* A message (not HELLO / HELLO_AUTH / HEARTBEAT). ERROR messages
@@ -129,7 +133,9 @@ struct ic_link_stats {
 	uint64_t bad_msgs;	     /* answered with ERROR(BAD_MESSAGE) */
 	uint64_t unknown_types;	     /* answered with ERROR(UNKNOWN_TYPE) */
 	uint64_t errors_rx;	     /* ERROR messages received */
-	size_t tx_queued;	     /* bytes in the TX queue now */
+	uint64_t rx_data_direct;     /* data bytes read straight into place */
+	uint64_t rx_data_copied; /* data bytes copied once from read-ahead */
+	size_t tx_queued;	 /* bytes in the TX queue now */
 };
 
 /* Create a link. Nothing happens until ic_link_start() or

@@ -807,8 +807,10 @@ static void rx_data_staged(struct ic_conn *c)
 {
 	size_t n = MIN(c->rend - c->rpos, (size_t)(c->hdr.data_len - c->dgot));
 
-	if (!c->discard)
+	if (!c->discard) {
 		memcpy(c->dst + c->dgot, c->rbuf + c->rpos, n);
+		c->link->st.rx_data_copied += n;
+	}
 	c->rpos += n;
 	c->dgot += (uint32_t)n;
 }
@@ -861,6 +863,7 @@ static ssize_t rx_fill(struct ic_conn *c)
 
 			c->dgot += (uint32_t)k;
 			c->rend = (size_t)n - k;
+			c->link->st.rx_data_direct += k;
 		}
 		return n;
 	}
@@ -954,6 +957,23 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 		conn_flush(c);
 }
 
+/* The connector leaves from its own interconnect address, if it has one,
+ * so that the traffic takes the interconnect network. */
+static void bind_source(struct ic_link *l, int fd)
+{
+	struct sockaddr_storage sa = l->listen_sa;
+
+	if (!l->listen_len || sa.ss_family != l->peer_sa.ss_family)
+		return;
+	if (sa.ss_family == AF_INET)
+		((struct sockaddr_in *)&sa)->sin_port = 0;
+	else if (sa.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&sa)->sin6_port = 0;
+	if (bind(fd, (struct sockaddr *)&sa, l->listen_len) < 0)
+		log_warn("ic %s: cannot bind the source address %s: %s",
+			 l->local, l->listen_str, strerror(errno));
+}
+
 static void link_connect(struct ic_link *l)
 {
 	struct ic_conn *c;
@@ -968,6 +988,7 @@ static void link_connect(struct ic_link *l)
 		return;
 	}
 	fd_setup(fd, l->hb_deadline);
+	bind_source(l, fd);
 	c = conn_new(l, fd, l->peer_str, CS_CONNECTING);
 	if (!c) {
 		close(fd);
@@ -1003,13 +1024,26 @@ static void link_schedule_retry(struct ic_link *l)
 	l->backoff = MIN(l->backoff * 2, l->backoff_max);
 }
 
-static unsigned pending_count(const struct ic_link *l)
+/* At the pending limit, the oldest unauthenticated connection makes room
+ * for the new one: a peer that opens connections and stays mute cannot
+ * lock the partner out for longer than it keeps up the churn. */
+static void evict_oldest_pending(struct ic_link *l, const char *newcomer)
 {
+	struct ic_conn *oldest = NULL;
 	unsigned n = 0;
 
-	for (const struct ic_conn *c = l->conns; c; c = c->next)
-		n += c->state != CS_UP;
-	return n;
+	for (struct ic_conn *c = l->conns; c; c = c->next) {
+		if (c->state == CS_UP)
+			continue;
+		n++;
+		oldest = c; /* the list is newest first */
+	}
+	if (n < IC_LINK_MAX_PENDING || !oldest)
+		return;
+	log_warn("ic %s: %u handshakes pending; dropping the oldest (%s) for "
+		 "the connection from %s",
+		 l->local, n, oldest->peer, newcomer);
+	conn_close(oldest, -EBUSY, "evicted: too many pending handshakes");
 }
 
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
@@ -1031,13 +1065,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			return;
 		}
 		sa_str((struct sockaddr *)&sa, len, peer, sizeof(peer));
-		if (pending_count(l) >= IC_LINK_MAX_PENDING) {
-			log_warn("ic %s: refusing connection from %s: %u "
-				 "handshakes already pending",
-				 l->local, peer, IC_LINK_MAX_PENDING);
-			close(fd);
-			continue;
-		}
+		evict_oldest_pending(l, peer);
 		log_info("ic %s: connection from %s, handshaking", l->local,
 			 peer);
 		link_adopt(l, fd, peer);

@@ -667,6 +667,7 @@ static void on_sent(void *arg, int err)
 
 static void test_data_both_ways(void **state)
 {
+	struct ic_link_stats st;
 	struct ic_msg m;
 
 	pair_default();
@@ -694,6 +695,10 @@ static void test_data_both_ways(void **state)
 	assert_int_equal(B.last_dlen, sizeof(wdata));
 	assert_ptr_equal(B.last_data, B.buf);
 	assert_memory_equal(B.buf, wdata, sizeof(wdata));
+	/* Most of it was read straight into place, the rest copied once. */
+	ic_link_get_stats(B.l, &st);
+	assert_int_equal(st.rx_data_direct + st.rx_data_copied, sizeof(wdata));
+	assert_true(st.rx_data_direct >= sizeof(wdata) / 2);
 
 	/* B -> A: a 200 KiB read response, into the link's own buffer. */
 	ic_msg_init(&m, IC_SCSI_RSP, 0xa1, 0x0001000000000000ull);
@@ -853,6 +858,40 @@ static void test_tcp_connect_reconnect(void **state)
 	assert_int_equal(B.ups, 2);
 }
 
+/* Mute connections fill the pending slots; the partner still gets in. */
+static void test_tcp_pending_eviction(void **state)
+{
+	struct ic_link_cfg ca, cb;
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	char addr[64];
+	int mute[IC_LINK_MAX_PENDING + 2];
+
+	base_cfg(&cb, "b", "a");
+	cb.listen_addr = "127.0.0.1:0";
+	cb.handshake_timeout_ms = 2000; /* mute peers would linger */
+	new_link(&B, &cb);
+	assert_int_equal(ic_link_start(B.l), 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons(ic_link_local_port(B.l));
+	for (size_t i = 0; i < ARRAY_SIZE(mute); i++) {
+		mute[i] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_int_equal(
+			connect(mute[i], (struct sockaddr *)&sa, sizeof(sa)),
+			0);
+		run_until(NULL, 10);
+	}
+	assert_true(logged("handshakes pending; dropping the oldest"));
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", ic_link_local_port(B.l));
+	base_cfg(&ca, "a", "b");
+	ca.peer_addr = addr;
+	ca.listen_addr = "127.0.0.1:0"; /* exercised as the source address */
+	new_link(&A, &ca);
+	assert_int_equal(ic_link_start(A.l), 0);
+	assert_true(run_until(both_up, 1000));
+	for (size_t i = 0; i < ARRAY_SIZE(mute); i++)
+		close(mute[i]);
+}
+
 static bool a_attempts_3(void)
 {
 	struct ic_link_stats st;
@@ -937,6 +976,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_backoff, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_pending_eviction,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
