@@ -556,6 +556,71 @@ static bool a_no_conn(void)
 	return st.handshake_failures > 0;
 }
 
+/* A fake "b" whose HELLO is altered by tweak(): A must refuse it and say
+ * why, both in its log and in an ERROR message to the peer. */
+static void hello_refused(void (*tweak)(struct ic_msg *, const struct ic_msg *),
+			  const char *why)
+{
+	struct ic_link_cfg ca;
+	struct ic_msg m, theirs;
+	uint8_t f[IC_MAX_FRAME];
+	int sv[2];
+
+	loglen = 0;
+	logbuf[0] = '\0';
+	base_cfg(&ca, "a", "b");
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	fd_timeout(sv[1]);
+	new_link(&A, &ca);
+	assert_int_equal(ic_link_attach_fd(A.l, sv[0], "fake-b"), 0);
+	fake_read(sv[1], &theirs, f);
+	ic_msg_init(&m, IC_HELLO, 0, 0);
+	m.u.hello.min_version = m.u.hello.max_version = 1;
+	m.u.hello.max_payload = IC_MAX_PAYLOAD_LIMIT;
+	memset(m.u.hello.nonce, 0x77, IC_NONCE_LEN);
+	memset(m.u.hello.fingerprint, 0x42, IC_FP_LEN);
+	strcpy(m.u.hello.cluster, "pair0");
+	strcpy(m.u.hello.node, "b");
+	tweak(&m, &theirs);
+	fake_write(sv[1], &m, NULL, NULL);
+	assert_true(run_until(a_no_conn, 1000));
+	if (!logged(why))
+		fail_msg("expected '%s' in the log:\n%s", why, logbuf);
+	fake_read(sv[1], &m, f);
+	assert_int_equal(m.hdr.type, IC_ERROR);
+	assert_int_equal(m.u.error.code, IC_ERR_HANDSHAKE);
+	assert_non_null(strstr(m.u.error.reason, why));
+	assert_int_equal(A.ups, 0);
+	close(sv[1]);
+	ic_link_free(A.l);
+	A.l = NULL;
+}
+
+static void tw_future_version(struct ic_msg *m, const struct ic_msg *t)
+{
+	m->u.hello.min_version = 2;
+	m->u.hello.max_version = 3;
+}
+
+static void tw_own_nonce(struct ic_msg *m, const struct ic_msg *t)
+{
+	memcpy(m->u.hello.nonce, t->u.hello.nonce, IC_NONCE_LEN);
+}
+
+static void tw_own_name(struct ic_msg *m, const struct ic_msg *t)
+{
+	strcpy(m->u.hello.node, "a");
+}
+
+static void test_hello_checks(void **state)
+{
+	hello_refused(tw_future_version,
+		      "no common protocol version (peer 2-3, ours 1-1)");
+	/* Our own HELLO reflected back: same nonce, then same name. */
+	hello_refused(tw_own_nonce, "peer replayed our own nonce");
+	hello_refused(tw_own_name, "peer calls itself 'a', expected 'b'");
+}
+
 /* An unauthenticated peer sends a SCSI_CMD: refused, never delivered. */
 static void test_unauthenticated_cmd(void **state)
 {
@@ -956,6 +1021,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_type_answered,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_checks, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_unauthenticated_cmd, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_handshake_timeout, setup,
