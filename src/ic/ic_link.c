@@ -1272,6 +1272,24 @@ static int link_events(struct ic_link *l)
 	return event_add(l->tick_ev, &tv) ? -ENOMEM : 0;
 }
 
+/* OpenSSL loads its providers and seeds its DRBG on first use, which can
+ * take a while on a loaded host: do it now rather than inside the first
+ * handshake's deadline, and fail early if the crypto is unusable. */
+static int crypto_warm_up(struct ic_link *l, char *err, size_t errlen)
+{
+	uint8_t nonce[IC_NONCE_LEN], mac[IC_MAC_LEN];
+
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1 ||
+	    ic_auth_mac(l->secret, l->secret_len, nonce, sizeof(nonce), nonce,
+			sizeof(nonce), mac)) {
+		snprintf(err, errlen,
+			 "interconnect: OpenSSL HMAC-SHA256 or "
+			 "random numbers unavailable");
+		return -EIO;
+	}
+	return 0;
+}
+
 int ic_link_new(struct event_base *base, const struct ic_link_cfg *cfg,
 		const struct ic_link_ops *ops, void *arg, struct ic_link **out,
 		char *err, size_t errlen)
@@ -1292,6 +1310,8 @@ int ic_link_new(struct event_base *base, const struct ic_link_cfg *cfg,
 		rc = cfg_numbers(l, cfg, err, errlen);
 	if (!rc)
 		rc = link_events(l);
+	if (!rc)
+		rc = crypto_warm_up(l, err, errlen);
 	if (rc) {
 		if (rc == -ENOMEM)
 			snprintf(err, errlen, "interconnect: out of memory");

@@ -158,8 +158,8 @@ static void base_cfg(struct ic_link_cfg *c, const char *local, const char *peer)
 	c->secret_len = sizeof(secret_ok) - 1;
 	memset(c->fingerprint, 0x42, IC_FP_LEN);
 	c->hb_interval_ms = 30;
-	c->hb_deadline_ms = 150;
-	c->handshake_timeout_ms = 300;
+	c->hb_deadline_ms = 200;
+	c->handshake_timeout_ms = 1000;
 	c->connect_timeout_ms = 300;
 	c->backoff_min_ms = 20;
 	c->backoff_max_ms = 80;
@@ -261,7 +261,7 @@ static void test_handshake_ok(void **state)
 	A.l = NULL;
 
 	pair(&ca, &cb);
-	assert_true(run_until(both_up, 1000));
+	assert_true(run_until(both_up, 3000));
 	assert_int_equal(A.ups, 1);
 	assert_int_equal(B.ups, 1);
 	assert_int_equal(ic_link_max_payload(A.l), 1u << 20);
@@ -290,7 +290,7 @@ static void refused_both(const char *why_logged)
 {
 	struct ic_link_stats sa, sb;
 
-	assert_true(run_until(both_gone, 1000));
+	assert_true(run_until(both_gone, 3000));
 	run_until(NULL, 50);
 	assert_false(ic_link_is_up(A.l));
 	assert_false(ic_link_is_up(B.l));
@@ -473,7 +473,7 @@ static int fake_peer_up(void)
 				     olen, their, tlen, m.u.auth.mac),
 			 0);
 	fake_write(sv[1], &m, NULL, NULL);
-	assert_true(run_until(a_up, 1000));
+	assert_true(run_until(a_up, 3000));
 	/* A's proof checks out with an independent computation. */
 	fake_read(sv[1], &m, their + 2048);
 	assert_int_equal(m.hdr.type, IC_HELLO_AUTH);
@@ -490,8 +490,8 @@ static void test_heartbeat_timeout(void **state)
 
 	/* The fake peer now goes silent. */
 	t0 = mono_ms();
-	assert_true(run_until(a_down, 1000));
-	assert_true(mono_ms() - t0 >= 150 - 40);
+	assert_true(run_until(a_down, 3000));
+	assert_true(mono_ms() - t0 >= 200 - 60);
 	assert_int_equal(A.down_err, -ETIMEDOUT);
 	assert_non_null(strstr(A.down_reason, "heartbeat deadline missed"));
 	assert_true(logged("link to b (fake-b) down: heartbeat deadline"));
@@ -583,7 +583,7 @@ static void hello_refused(void (*tweak)(struct ic_msg *, const struct ic_msg *),
 	strcpy(m.u.hello.node, "b");
 	tweak(&m, &theirs);
 	fake_write(sv[1], &m, NULL, NULL);
-	assert_true(run_until(a_no_conn, 1000));
+	assert_true(run_until(a_no_conn, 3000));
 	if (!logged(why))
 		fail_msg("expected '%s' in the log:\n%s", why, logbuf);
 	fake_read(sv[1], &m, f);
@@ -653,7 +653,7 @@ static void test_unauthenticated_cmd(void **state)
 		assert_int_equal(write(sv[1], buf, (size_t)n), n);
 		assert_int_equal(write(sv[1], wr, sizeof(wr)), sizeof(wr));
 	}
-	assert_true(run_until(a_no_conn, 1000));
+	assert_true(run_until(a_no_conn, 3000));
 	assert_false(ic_link_is_up(A.l));
 	assert_int_equal(A.recvs, 0);
 	assert_true(logged("intruder"));
@@ -668,10 +668,11 @@ static void test_handshake_timeout(void **state)
 	int sv[2];
 
 	base_cfg(&ca, "a", "b");
+	ca.handshake_timeout_ms = 300;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	new_link(&A, &ca);
 	assert_int_equal(ic_link_attach_fd(A.l, sv[0], "mute"), 0);
-	assert_true(run_until(a_no_conn, 1000));
+	assert_true(run_until(a_no_conn, 3000));
 	assert_true(logged("handshake not finished within 300 ms"));
 	close(sv[1]);
 }
@@ -689,7 +690,7 @@ static void test_garbage_header(void **state)
 	assert_int_equal(ic_link_attach_fd(A.l, sv[0], "junk"), 0);
 	memset(junk, 'G', sizeof(junk));
 	assert_int_equal(write(sv[1], junk, sizeof(junk)), sizeof(junk));
-	assert_true(run_until(a_no_conn, 1000));
+	assert_true(run_until(a_no_conn, 3000));
 	assert_true(logged("bad frame header"));
 	close(sv[1]);
 }
@@ -739,7 +740,7 @@ static void test_data_both_ways(void **state)
 	B.give_buf = true;
 	B.buf_cap = sizeof(wdata);
 	B.buf = malloc(B.buf_cap);
-	assert_true(run_until(both_up, 1000));
+	assert_true(run_until(both_up, 3000));
 	for (size_t i = 0; i < sizeof(wdata); i++)
 		wdata[i] = (uint8_t)(i * 131 + (i >> 9));
 	for (size_t i = 0; i < sizeof(rsp_data); i++)
@@ -750,7 +751,7 @@ static void test_data_both_ways(void **state)
 	done_calls = 0;
 	assert_int_equal(
 		ic_link_send(A.l, &m, wdata, sizeof(wdata), on_sent, NULL), 0);
-	assert_true(run_until(b_got, 2000));
+	assert_true(run_until(b_got, 3000));
 	assert_int_equal(done_calls, 1);
 	assert_int_equal(B.last.hdr.type, IC_SCSI_CMD);
 	assert_int_equal(B.last.hdr.tag, 0xa1);
@@ -771,7 +772,7 @@ static void test_data_both_ways(void **state)
 	m.u.rsp.xfer_len = 200 * 1024;
 	assert_int_equal(
 		ic_link_send(B.l, &m, rsp_data, 200 * 1024, NULL, NULL), 0);
-	assert_true(run_until(a_got, 2000));
+	assert_true(run_until(a_got, 3000));
 	assert_int_equal(A.last.hdr.type, IC_SCSI_RSP);
 	assert_int_equal(A.last.hdr.tag, 0xa1);
 	assert_int_equal(A.last_dlen, 200 * 1024);
@@ -791,12 +792,12 @@ static void test_many_in_flight(void **state)
 	pair_default();
 	B.echo = true;
 	B.echo_len = 4096;
-	assert_true(run_until(both_up, 1000));
+	assert_true(run_until(both_up, 3000));
 	for (int i = 0; i < 32; i++) {
 		fill_cmd(&m, 1000 + (uint64_t)i, SCSI_DIR_READ, 4096);
 		assert_int_equal(ic_link_send(A.l, &m, NULL, 0, NULL, NULL), 0);
 	}
-	assert_true(run_until(a_got_32, 2000));
+	assert_true(run_until(a_got_32, 3000));
 	for (int i = 0; i < 32; i++) {
 		assert_int_equal(B.tags[i], 1000 + (uint64_t)i);
 		assert_int_equal(A.tags[i], 1000 + (uint64_t)i);
@@ -815,7 +816,7 @@ static void test_send_limits(void **state)
 	base_cfg(&cb, "b", "a");
 	cb.max_payload = IC_MAX_PAYLOAD_MIN;
 	pair(&ca, &cb);
-	assert_true(run_until(both_up, 1000));
+	assert_true(run_until(both_up, 3000));
 	assert_int_equal(ic_link_max_payload(A.l), IC_MAX_PAYLOAD_MIN);
 	fill_cmd(&m, 1, SCSI_DIR_WRITE, IC_MAX_PAYLOAD_MIN);
 	assert_int_equal(
@@ -836,7 +837,7 @@ static void test_backpressure(void **state)
 	base_cfg(&cb, "b", "a");
 	ca.tx_high_water = 64 * 1024;
 	pair(&ca, &cb);
-	assert_true(run_until(both_up, 1000));
+	assert_true(run_until(both_up, 3000));
 	done_calls = 0;
 	for (int i = 0; i < 100; i++) {
 		fill_cmd(&m, (uint64_t)i, SCSI_DIR_WRITE, 16 * 1024);
@@ -873,7 +874,7 @@ static void test_drop_fails_queued(void **state)
 	struct ic_msg m;
 
 	pair_default();
-	assert_true(run_until(both_up, 1000));
+	assert_true(run_until(both_up, 3000));
 	done_calls = done_err = done_before_down = 0;
 	for (int i = 0; i < 3; i++) {
 		fill_cmd(&m, (uint64_t)i, SCSI_DIR_WRITE, 4096);
@@ -887,7 +888,7 @@ static void test_drop_fails_queued(void **state)
 	assert_true(done_err < 0);
 	assert_int_equal(A.downs, 1);
 	assert_string_equal(A.down_reason, "test drop");
-	assert_true(run_until(a_down_b_down, 1000));
+	assert_true(run_until(a_down_b_down, 3000));
 	assert_non_null(strstr(B.down_reason, "closed by the peer"));
 }
 
@@ -913,11 +914,11 @@ static void test_tcp_connect_reconnect(void **state)
 	ca.peer_addr = addr;
 	new_link(&A, &ca); /* AUTO: "a" connects */
 	assert_int_equal(ic_link_start(A.l), 0);
-	assert_true(run_until(both_up, 2000));
+	assert_true(run_until(both_up, 3000));
 	assert_true(logged("connection from 127.0.0.1:"));
 	/* The acceptor drops the link: the connector reconnects. */
 	ic_link_drop(B.l, "test: acceptor drops");
-	assert_true(run_until(a_ups_2, 2000));
+	assert_true(run_until(a_ups_2, 3000));
 	assert_int_equal(A.downs, 1);
 	assert_int_equal(B.downs, 1);
 	assert_int_equal(B.ups, 2);
@@ -952,7 +953,7 @@ static void test_tcp_pending_eviction(void **state)
 	ca.listen_addr = "127.0.0.1:0"; /* exercised as the source address */
 	new_link(&A, &ca);
 	assert_int_equal(ic_link_start(A.l), 0);
-	assert_true(run_until(both_up, 1000));
+	assert_true(run_until(both_up, 3000));
 	for (size_t i = 0; i < ARRAY_SIZE(mute); i++)
 		close(mute[i]);
 }
@@ -990,7 +991,7 @@ static void test_tcp_backoff(void **state)
 	new_link(&A, &ca);
 	t0 = mono_ms();
 	assert_int_equal(ic_link_start(A.l), 0);
-	assert_true(run_until(a_attempts_3, 2000));
+	assert_true(run_until(a_attempts_3, 3000));
 	/* 20 (+-20%) then 40 (+-20%) between the three attempts. */
 	assert_true(mono_ms() - t0 >= 45);
 	assert_true(logged("Connection refused"));
@@ -999,7 +1000,7 @@ static void test_tcp_backoff(void **state)
 	cb.listen_addr = addr;
 	new_link(&B, &cb);
 	assert_int_equal(ic_link_start(B.l), 0);
-	assert_true(run_until(both_up, 2000));
+	assert_true(run_until(both_up, 3000));
 }
 
 int main(void)
