@@ -329,9 +329,11 @@ static void conn_flush(struct ic_conn *c)
 			return;
 		}
 		if (n < 0) {
+			int err = errno;
+
 			snprintf(why, sizeof(why), "send failed: %s",
-				 strerror(errno));
-			conn_close(c, -errno, why);
+				 strerror(err));
+			conn_close(c, -err, why);
 			return;
 		}
 		c->link->st.tx_bytes += (uint64_t)n;
@@ -891,18 +893,20 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (n <= 0) {
+			int err = n ? errno : ECONNRESET;
+
 			if (n == 0)
 				snprintf(why, sizeof(why),
 					 "connection closed by the peer");
 			else
 				snprintf(why, sizeof(why), "receive failed: %s",
-					 strerror(errno));
+					 strerror(err));
 			if (c->state != CS_UP)
 				log_warn("ic %s: connection with %s (%s): %s "
 					 "during the handshake",
 					 c->link->local, c->link->peer, c->peer,
 					 why);
-			conn_close(c, n ? -errno : -ECONNRESET, why);
+			conn_close(c, -err, why);
 			return;
 		}
 		c->link->st.rx_bytes += (uint64_t)n;

@@ -548,6 +548,67 @@ static void test_unknown_type_answered(void **state)
 	close(fd);
 }
 
+static bool a_got(void);
+static void fill_cmd(struct ic_msg *m, uint64_t tag, uint8_t dir, uint32_t len);
+
+static uint32_t tcrc(const uint8_t *p, size_t n)
+{
+	return crc32_iscsi((unsigned char *)p, (int)n, 0xffffffffu);
+}
+
+/* After the handshake: an invalid SCSI_CMD (a READ that carries data) is
+ * answered with ERROR(BAD_MESSAGE, same tag) and its data skipped; then a
+ * frame whose fields checksum is wrong takes the link down. */
+static void test_bad_messages_up(void **state)
+{
+	int fd = fake_peer_up();
+	uint8_t buf[IC_MAX_FRAME + 512], f[IC_MAX_FRAME];
+	struct ic_link_stats st;
+	struct ic_msg m;
+	int n;
+
+	fill_cmd(&m, 0xbad, SCSI_DIR_WRITE, 512);
+	n = ic_msg_encode(&m, 512, buf, sizeof(buf));
+	assert_true(n > 0);
+	buf[IC_HDR_LEN + 1] = SCSI_DIR_READ; /* now contradicts the data */
+	put_be32(buf + 32, tcrc(buf + IC_HDR_LEN, (size_t)n - IC_HDR_LEN));
+	put_be32(buf + 36, tcrc(buf, 36));
+	memset(buf + n, 0xdd, 512);
+	assert_int_equal(write(fd, buf, (size_t)n + 512), n + 512);
+	for (int i = 0; i < 50; i++) {
+		fake_read(fd, &m, f);
+		if (m.hdr.type == IC_ERROR)
+			break;
+	}
+	assert_int_equal(m.hdr.type, IC_ERROR);
+	assert_int_equal(m.u.error.code, IC_ERR_BAD_MESSAGE);
+	assert_int_equal(m.u.error.bad_type, IC_SCSI_CMD);
+	assert_int_equal(m.hdr.tag, 0xbad);
+	run_until(NULL, 20);
+	assert_true(ic_link_is_up(A.l));
+	assert_int_equal(A.recvs, 0);
+	ic_link_get_stats(A.l, &st);
+	assert_int_equal(st.bad_msgs, 1);
+
+	/* Still in sync after the skipped data: this one is delivered. */
+	ic_msg_init(&m, IC_TAKEOVER_REQ, 9, 0);
+	m.u.ha_req.epoch = 3;
+	fake_write(fd, &m, NULL, NULL);
+	run_until(a_got, 500);
+	assert_int_equal(A.last.hdr.type, IC_TAKEOVER_REQ);
+	assert_int_equal(A.last.u.ha_req.epoch, 3);
+
+	/* Corrupted fields (header CRC intact): the stream is not trusted. */
+	ic_msg_init(&m, IC_TAKEOVER_REQ, 10, 0);
+	n = ic_msg_encode(&m, 0, buf, sizeof(buf));
+	buf[IC_HDR_LEN] ^= 0x40;
+	assert_int_equal(write(fd, buf, (size_t)n), n);
+	assert_true(run_until(a_down, 3000));
+	assert_non_null(strstr(A.down_reason, "checksum"));
+	assert_int_equal(A.recvs, 1);
+	close(fd);
+}
+
 static bool a_no_conn(void)
 {
 	struct ic_link_stats st;
@@ -1022,6 +1083,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_type_answered,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_messages_up, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_hello_checks, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unauthenticated_cmd, setup,
