@@ -283,6 +283,31 @@ int ic_frame_decode(const uint8_t *buf, size_t len, uint32_t max_payload,
 		    uint32_t *data_len);
 
 /*
+ * Helpers between the task contract (task.h) and the messages, for the
+ * virtual adapters. The data is never copied: the caller sends task->buf
+ * next to the message.
+ */
+void ic_nexus_from_itn(struct ic_nexus *n, const struct scsi_itn *itn);
+void ic_nexus_to_itn(struct scsi_itn *itn, const struct ic_nexus *n);
+/* A SCSI_CMD for task t under the sender's tag; the data to send with it
+ * is t->buf, *data_len bytes (t->data_out_len for WRITE/BIDI, else 0).
+ * Returns 0 or -EINVAL (CDB length, direction, or data above the
+ * expected length). */
+int ic_cmd_from_task(struct ic_msg *m, const struct scsi_task *t, uint64_t tag,
+		     uint32_t *data_len);
+/* The owner's side: fill a task (not its buffer) from a decoded SCSI_CMD.
+ * itn must be filled by the caller with ic_nexus_to_itn (it outlives the
+ * task); t->buf / buf_cap are the caller's, data_out_len = hdr.data_len. */
+void ic_cmd_to_task(struct scsi_task *t, const struct ic_msg *m);
+/* A SCSI_RSP for a completed task, echoing the request's tag and LUN; the
+ * data-in to send is t->buf, *data_len bytes. */
+void ic_rsp_from_task(struct ic_msg *m, const struct scsi_task *t, uint64_t tag,
+		      uint32_t *data_len);
+/* The proxy's side: copy status, sense, xfer_len, data_len and the
+ * aborted flag into the task (the data already landed in t->buf). */
+void ic_rsp_to_task(struct scsi_task *t, const struct ic_msg *m);
+
+/*
  * Handshake proof: HMAC-SHA256 keyed by the shared secret over a label,
  * the sender's own HELLO fields and then the receiver's HELLO fields (each
  * prefixed by its 32-bit length). Both HELLOs carry a fresh nonce, so a

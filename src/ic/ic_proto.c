@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Cluster interconnect codec: header and typed fields, see ic_proto.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <isa-l/crc.h>
@@ -675,6 +676,99 @@ int ic_frame_decode(const uint8_t *buf, size_t len, uint32_t max_payload,
 	*data = buf + IC_HDR_LEN + flen;
 	*data_len = h.data_len;
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Task contract <-> messages */
+
+void ic_nexus_from_itn(struct ic_nexus *n, const struct scsi_itn *itn)
+{
+	memset(n, 0, sizeof(*n));
+	snprintf(n->initiator_name, sizeof(n->initiator_name), "%s",
+		 itn->initiator_name);
+	memcpy(n->isid, itn->isid, sizeof(n->isid));
+	n->tpgt = itn->tpgt;
+	n->rel_tgt_port_id = itn->rel_tgt_port_id;
+	snprintf(n->target_name, sizeof(n->target_name), "%s",
+		 itn->target_name);
+}
+
+void ic_nexus_to_itn(struct scsi_itn *itn, const struct ic_nexus *n)
+{
+	memset(itn, 0, sizeof(*itn));
+	snprintf(itn->initiator_name, sizeof(itn->initiator_name), "%s",
+		 n->initiator_name);
+	memcpy(itn->isid, n->isid, sizeof(itn->isid));
+	itn->tpgt = n->tpgt;
+	itn->rel_tgt_port_id = n->rel_tgt_port_id;
+	snprintf(itn->target_name, sizeof(itn->target_name), "%s",
+		 n->target_name);
+}
+
+int ic_cmd_from_task(struct ic_msg *m, const struct scsi_task *t, uint64_t tag,
+		     uint32_t *data_len)
+{
+	struct ic_scsi_cmd *c = &m->u.cmd;
+	uint32_t dlen = 0;
+
+	if (t->dir == SCSI_DIR_WRITE || t->dir == SCSI_DIR_BIDI)
+		dlen = t->data_out_len;
+	ic_msg_init(m, IC_SCSI_CMD, tag, t->lun);
+	c->attr = (uint8_t)t->attr;
+	c->dir = (uint8_t)t->dir;
+	c->cdb_len = t->cdb_len;
+	c->exp_xfer_len = t->exp_xfer_len;
+	if (t->cdb_len > SCSI_CDB_MAX || !t->itn)
+		return -EINVAL;
+	memcpy(c->cdb, t->cdb, t->cdb_len);
+	ic_nexus_from_itn(&c->nexus, t->itn);
+	if (cmd_invalid(c, dlen) || dlen > t->buf_cap)
+		return -EINVAL;
+	*data_len = dlen;
+	return 0;
+}
+
+void ic_cmd_to_task(struct scsi_task *t, const struct ic_msg *m)
+{
+	const struct ic_scsi_cmd *c = &m->u.cmd;
+
+	t->lun = m->hdr.lun;
+	memset(t->cdb, 0, sizeof(t->cdb));
+	memcpy(t->cdb, c->cdb, c->cdb_len);
+	t->cdb_len = c->cdb_len;
+	t->dir = (enum scsi_data_dir)c->dir;
+	t->attr = (enum scsi_task_attr)c->attr;
+	t->exp_xfer_len = c->exp_xfer_len;
+	t->data_out_len = m->hdr.data_len;
+}
+
+void ic_rsp_from_task(struct ic_msg *m, const struct scsi_task *t, uint64_t tag,
+		      uint32_t *data_len)
+{
+	struct ic_scsi_rsp *r = &m->u.rsp;
+	uint32_t dlen = 0;
+
+	ic_msg_init(m, IC_SCSI_RSP, tag, t->lun);
+	r->status = t->status;
+	r->sense_len = MIN(t->sense_len, SCSI_SENSE_MAX);
+	memcpy(r->sense, t->sense, r->sense_len);
+	r->flags = t->aborted ? IC_RSP_ABORTED : 0;
+	r->xfer_len = t->xfer_len;
+	if (!t->aborted && (t->dir == SCSI_DIR_READ || t->dir == SCSI_DIR_BIDI))
+		dlen = MIN(MIN(t->data_len, t->buf_cap), t->xfer_len);
+	*data_len = dlen;
+}
+
+void ic_rsp_to_task(struct scsi_task *t, const struct ic_msg *m)
+{
+	const struct ic_scsi_rsp *r = &m->u.rsp;
+
+	t->status = r->status;
+	t->sense_len = r->sense_len;
+	memcpy(t->sense, r->sense, r->sense_len);
+	t->xfer_len = r->xfer_len;
+	t->data_len = m->hdr.data_len;
+	t->aborted = (r->flags & IC_RSP_ABORTED) != 0;
 }
 
 /* ------------------------------------------------------------------ */

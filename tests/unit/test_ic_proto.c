@@ -500,6 +500,111 @@ static void test_encode_checks(void **state)
 	assert_int_equal(ic_msg_encode(&m, 0, frame, sizeof(frame)), -EINVAL);
 }
 
+static void test_task_helpers(void **state)
+{
+	static uint8_t buf[8192] __attribute__((aligned(4096)));
+	struct scsi_itn itn = {.isid = {0x80, 1, 2, 3, 4, 5},
+			       .tpgt = 2,
+			       .rel_tgt_port_id = 0x8002},
+			itn2;
+	struct scsi_task t = {0}, o = {0};
+	struct ic_msg m, d;
+	const uint8_t *data;
+	uint32_t dlen, dl2;
+	int n;
+
+	strcpy(itn.initiator_name, "iqn.1994-05.com.redhat:c1");
+	strcpy(itn.target_name, "iqn.2026-11.org.example:b.d0");
+	t.itn = &itn;
+	t.lun = 0x0002000000000000ull;
+	memcpy(t.cdb, "\x2a\x00\x00\x00\x00\x10\x00\x00\x10\x00", 10);
+	t.cdb_len = 10;
+	t.dir = SCSI_DIR_WRITE;
+	t.attr = SCSI_ATTR_ORDERED;
+	t.exp_xfer_len = 8192;
+	t.buf = buf;
+	t.buf_cap = sizeof(buf);
+	t.data_out_len = 8192;
+	memset(buf, 0x3c, sizeof(buf));
+	assert_int_equal(ic_cmd_from_task(&m, &t, 99, &dlen), 0);
+	assert_int_equal(dlen, 8192);
+	n = ic_msg_encode(&m, dlen, frame, sizeof(frame));
+	assert_true(n > 0);
+	memcpy(frame + n, buf, dlen);
+	assert_int_equal(ic_frame_decode(frame, (size_t)n + dlen,
+					 IC_MAX_PAYLOAD_LIMIT, &d, &data, &dl2),
+			 0);
+	/* The owner rebuilds the task and the real initiator identity. */
+	ic_nexus_to_itn(&itn2, &d.u.cmd.nexus);
+	assert_memory_equal(&itn2, &itn, sizeof(itn));
+	ic_cmd_to_task(&o, &d);
+	assert_int_equal(o.lun, t.lun);
+	assert_memory_equal(o.cdb, t.cdb, SCSI_CDB_MAX);
+	assert_int_equal(o.cdb_len, 10);
+	assert_int_equal(o.dir, SCSI_DIR_WRITE);
+	assert_int_equal(o.attr, SCSI_ATTR_ORDERED);
+	assert_int_equal(o.exp_xfer_len, 8192);
+	assert_int_equal(o.data_out_len, 8192);
+	assert_int_equal(d.hdr.tag, 99);
+
+	/* Invalid tasks are refused. */
+	t.data_out_len = 8193;
+	assert_int_equal(ic_cmd_from_task(&m, &t, 1, &dlen), -EINVAL);
+	t.data_out_len = 0;
+	t.cdb_len = 0;
+	assert_int_equal(ic_cmd_from_task(&m, &t, 1, &dlen), -EINVAL);
+	t.cdb_len = 10;
+	t.dir = SCSI_DIR_READ;
+	t.data_out_len = 512; /* ignored for a read */
+	assert_int_equal(ic_cmd_from_task(&m, &t, 1, &dlen), 0);
+	assert_int_equal(dlen, 0);
+
+	/* Response: a short read (4 KiB of 8 KiB) with sense. */
+	o.dir = SCSI_DIR_READ;
+	o.buf = buf;
+	o.buf_cap = sizeof(buf);
+	o.status = SCSI_STATUS_GOOD;
+	o.xfer_len = 4096;
+	o.data_len = 4096;
+	o.sense_len = 2;
+	o.sense[0] = 0x70;
+	ic_rsp_from_task(&m, &o, 99, &dlen);
+	assert_int_equal(dlen, 4096);
+	assert_int_equal(m.hdr.tag, 99);
+	n = ic_msg_encode(&m, dlen, frame, sizeof(frame));
+	assert_true(n > 0);
+	memcpy(frame + n, buf, dlen);
+	assert_int_equal(ic_frame_decode(frame, (size_t)n + dlen,
+					 IC_MAX_PAYLOAD_LIMIT, &d, &data, &dl2),
+			 0);
+	memset(&t, 0, sizeof(t));
+	t.aborted = true;
+	ic_rsp_to_task(&t, &d);
+	assert_int_equal(t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t.xfer_len, 4096);
+	assert_int_equal(t.data_len, 4096);
+	assert_int_equal(t.sense_len, 2);
+	assert_int_equal(t.sense[0], 0x70);
+	assert_false(t.aborted);
+
+	/* An aborted task: flag set, no data. */
+	o.aborted = true;
+	ic_rsp_from_task(&m, &o, 99, &dlen);
+	assert_int_equal(dlen, 0);
+	assert_int_equal(m.u.rsp.flags, IC_RSP_ABORTED);
+	n = ic_msg_encode(&m, dlen, frame, sizeof(frame));
+	assert_int_equal(ic_frame_decode(frame, (size_t)n, IC_MAX_PAYLOAD_LIMIT,
+					 &d, &data, &dl2),
+			 0);
+	ic_rsp_to_task(&t, &d);
+	assert_true(t.aborted);
+	/* data_len above xfer_len is clipped to what the command moves. */
+	o.aborted = false;
+	o.xfer_len = 100;
+	ic_rsp_from_task(&m, &o, 99, &dlen);
+	assert_int_equal(dlen, 100);
+}
+
 static const uint8_t secret[] = "0123456789abcdef-the-pair-secret";
 static const uint8_t secret2[] = "0123456789abcdef-the-pair-secreT";
 
@@ -574,6 +679,7 @@ int main(void)
 		cmocka_unit_test(test_semantic_checks),
 		cmocka_unit_test(test_encode_checks),
 		cmocka_unit_test(test_hmac),
+		cmocka_unit_test(test_task_helpers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
