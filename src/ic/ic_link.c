@@ -598,6 +598,8 @@ static void conn_went_up(struct ic_conn *c)
 	if (old)
 		conn_close(old, -ECONNRESET,
 			   "replaced by a new authenticated connection");
+	if (c->state == CS_CLOSED)
+		return; /* the down callback dropped everything */
 	c->state = CS_UP;
 	c->was_up = true;
 	c->last_hb_tx = now_ms();
@@ -1328,6 +1330,8 @@ int ic_link_new(struct event_base *base, const struct ic_link_cfg *cfg,
 
 int ic_link_start(struct ic_link *l)
 {
+	if (l->started)
+		return -EALREADY;
 	l->started = true;
 	if (l->role == IC_ROLE_ACCEPT)
 		return l->listen_len ? link_listen(l) : 0;

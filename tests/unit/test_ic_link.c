@@ -1019,6 +1019,46 @@ static void test_tcp_pending_eviction(void **state)
 		close(mute[i]);
 }
 
+static struct side C;
+
+static bool replaced(void)
+{
+	return ic_link_is_up(C.l) && ic_link_is_up(B.l) && A.downs == 1;
+}
+
+/* The partner restarts: its new connection authenticates and replaces the
+ * old one, which the acceptor may still believe up (half-open). */
+static void test_tcp_replace(void **state)
+{
+	struct ic_link_cfg ca, cb;
+	char addr[64];
+
+	memset(&C, 0, sizeof(C));
+	base_cfg(&cb, "b", "a");
+	cb.listen_addr = "127.0.0.1:0";
+	cb.hb_deadline_ms = 5000; /* the old connection is not timed out */
+	cb.hb_interval_ms = 1000;
+	new_link(&B, &cb);
+	assert_int_equal(ic_link_start(B.l), 0);
+	assert_int_equal(ic_link_start(B.l), -EALREADY);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", ic_link_local_port(B.l));
+	base_cfg(&ca, "a", "b");
+	ca.peer_addr = addr;
+	ca.hb_deadline_ms = 5000;
+	ca.hb_interval_ms = 1000;
+	new_link(&A, &ca);
+	assert_int_equal(ic_link_start(A.l), 0);
+	assert_true(run_until(both_up, 3000));
+	new_link(&C, &ca); /* "a" again, as after a restart */
+	assert_int_equal(ic_link_start(C.l), 0);
+	assert_true(run_until(replaced, 3000));
+	assert_int_equal(B.ups, 2);
+	assert_int_equal(B.downs, 1);
+	assert_non_null(strstr(B.down_reason, "replaced"));
+	ic_link_free(C.l);
+	C.l = NULL;
+}
+
 static bool a_attempts_3(void)
 {
 	struct ic_link_stats st;
@@ -1106,6 +1146,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tcp_connect_reconnect,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_backoff, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_replace, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_pending_eviction,
 						setup, teardown),
