@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Cluster interconnect link: connect/accept, handshake, heartbeats,
- * framing and the TX queue. See ic_link.h for the design.
+ * Cluster interconnect link: connection life cycle, the TX queue, the
+ * receive path (framing, data placement), heartbeats and timeouts, and the
+ * public API. The handshake is in ic_link_hs.c, sockets and the
+ * connect/accept/reconnect logic in ic_link_net.c. See ic_link.h.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,185 +18,23 @@
 
 #include <event2/event.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "duet/ic_link.h"
 #include "duet/log.h"
 #include "duet/util.h"
-
-#define RBUF_SIZE (64u * 1024)
-#define RX_BUDGET 16  /* reads per readable callback, for fairness */
-#define TX_IOV_MAX 64 /* iovecs per writev */
-#define HELLO_MAX 512 /* encoded HELLO fields never exceed this */
-#define REASON_LEN 192
-
-enum conn_state { CS_CONNECTING, CS_HELLO, CS_AUTH, CS_UP, CS_CLOSED };
-enum rx_state { RX_HDR, RX_FIELDS, RX_DATA };
-
-struct txe {
-	struct txe *next;
-	const uint8_t *data;
-	uint32_t data_len;
-	uint32_t hlen;
-	size_t off; /* bytes of hbuf + data already written */
-	ic_send_done_fn done;
-	void *arg;
-	uint8_t hbuf[];
-};
-
-struct ic_conn {
-	struct ic_link *link;
-	struct ic_conn *next;
-	int fd;
-	enum conn_state state;
-	bool was_up;
-	char peer[80];
-	struct event *rev, *wev, *flush_ev;
-	uint64_t t_start, last_rx, last_hb_tx;
-	/* RX */
-	uint8_t *rbuf;
-	size_t rpos, rend;
-	enum rx_state rx;
-	struct ic_hdr hdr;
-	struct ic_msg msg;
-	bool discard; /* skip this message's data */
-	uint8_t *dst; /* where the data goes */
-	uint32_t dgot;
-	uint8_t *scratch; /* link-owned data buffer when get_buf gives none */
-	size_t scratch_cap;
-	/* handshake */
-	uint8_t version;
-	uint32_t max_payload;
-	uint8_t nonce[IC_NONCE_LEN];
-	uint8_t my_hello[HELLO_MAX], peer_hello[HELLO_MAX];
-	size_t my_hello_len, peer_hello_len;
-	/* TX */
-	struct txe *txq, **txq_tail;
-	size_t tx_bytes;
-};
-
-struct ic_link {
-	struct event_base *base;
-	char cluster[IC_NAME_MAX], local[IC_NAME_MAX], peer[IC_NAME_MAX];
-	uint8_t *secret;
-	size_t secret_len;
-	uint8_t fp[IC_FP_LEN];
-	enum ic_link_role role;
-	struct sockaddr_storage listen_sa, peer_sa;
-	socklen_t listen_len, peer_len;
-	char listen_str[80], peer_str[80];
-	uint32_t max_payload, hb_interval, hb_deadline, connect_timeout,
-		hs_timeout, backoff_min, backoff_max, tx_high;
-	const struct ic_link_ops *ops;
-	void *arg;
-	int lfd;
-	struct event *lev, *retry_ev, *tick_ev, *reap_ev;
-	struct ic_conn *conns; /* live connections */
-	struct ic_conn *up;    /* the authenticated one */
-	struct ic_conn *dead;  /* closed, freed from reap_ev */
-	uint32_t backoff;
-	uint64_t hb_seq;
-	bool want_writable, started;
-	int last_connect_err;
-	struct ic_link_stats st;
-	char last_error[REASON_LEN];
-};
-
-static void conn_close(struct ic_conn *c, int err, const char *reason);
-static void conn_flush(struct ic_conn *c);
-static void link_schedule_retry(struct ic_link *l);
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static struct timeval ms_tv(uint32_t ms)
-{
-	struct timeval tv = {.tv_sec = ms / 1000,
-			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
-	return tv;
-}
-
-/* ------------------------------------------------------------------ */
-/* Addresses */
-
-static int parse_addr(const char *s, struct sockaddr_storage *sa,
-		      socklen_t *len)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
-	char host[64];
-	const char *port, *h = s;
-	struct addrinfo *res;
-	size_t hl;
-
-	if (*s == '[') {
-		const char *e = strchr(s, ']');
-
-		if (!e || e[1] != ':')
-			return -EINVAL;
-		h = s + 1;
-		hl = (size_t)(e - h);
-		port = e + 2;
-	} else {
-		port = strrchr(s, ':');
-		if (!port || strchr(s, ':') != port)
-			return -EINVAL;
-		hl = (size_t)(port - s);
-		port++;
-	}
-	if (!hl || hl >= sizeof(host) || !*port)
-		return -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	if (getaddrinfo(host, port, &hints, &res))
-		return -EINVAL;
-	memcpy(sa, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
-static void sa_str(const struct sockaddr *sa, socklen_t len, char *buf,
-		   size_t cap)
-{
-	char h[64], p[16];
-
-	if (sa->sa_family == AF_UNIX ||
-	    getnameinfo(sa, len, h, sizeof(h), p, sizeof(p),
-			NI_NUMERICHOST | NI_NUMERICSERV)) {
-		snprintf(buf, cap, "local");
-		return;
-	}
-	snprintf(buf, cap, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", h,
-		 p);
-}
-
-static void fd_setup(int fd, uint32_t deadline_ms)
-{
-	int one = 1;
-	unsigned int uto = deadline_ms;
-
-	/* Both fail harmlessly on a socketpair. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
-}
+#include "ic_link_int.h"
 
 /* ------------------------------------------------------------------ */
 /* TX */
 
-static void link_note_error(struct ic_link *l, const char *reason)
+static void ic_link_note_error(struct ic_link *l, const char *reason)
 {
 	snprintf(l->last_error, sizeof(l->last_error), "%s", reason);
 }
 
 /* Queue an encoded message; control messages bypass the high water mark. */
-static int conn_queue(struct ic_conn *c, struct ic_msg *m, const void *data,
-		      uint32_t data_len, ic_send_done_fn done, void *arg)
+int ic_conn_queue(struct ic_conn *c, struct ic_msg *m, const void *data,
+		  uint32_t data_len, ic_send_done_fn done, void *arg)
 {
 	uint32_t max =
 		c->state == CS_UP ? c->max_payload : IC_HANDSHAKE_MAX_PAYLOAD;
@@ -228,16 +66,16 @@ static int conn_queue(struct ic_conn *c, struct ic_msg *m, const void *data,
 	return 0;
 }
 
-static void conn_send_ctl(struct ic_conn *c, struct ic_msg *m)
+void ic_conn_send_ctl(struct ic_conn *c, struct ic_msg *m)
 {
 	m->hdr.version = c->version;
-	if (conn_queue(c, m, NULL, 0, NULL, NULL))
+	if (ic_conn_queue(c, m, NULL, 0, NULL, NULL))
 		log_err("ic %s: cannot queue %s to %s", c->link->peer,
 			ic_type_name(m->hdr.type), c->peer);
 }
 
-static void conn_send_error(struct ic_conn *c, uint16_t code,
-			    const struct ic_hdr *bad, const char *reason)
+void ic_conn_send_error(struct ic_conn *c, uint16_t code,
+			const struct ic_hdr *bad, const char *reason)
 {
 	struct ic_msg m;
 
@@ -245,7 +83,7 @@ static void conn_send_error(struct ic_conn *c, uint16_t code,
 	m.u.error.code = code;
 	m.u.error.bad_type = bad ? bad->type : 0;
 	snprintf(m.u.error.reason, sizeof(m.u.error.reason), "%s", reason);
-	conn_send_ctl(c, &m);
+	ic_conn_send_ctl(c, &m);
 }
 
 static void txe_complete(struct ic_conn *c, struct txe *e, int err)
@@ -308,7 +146,7 @@ static void conn_maybe_writable(struct ic_conn *c)
 	}
 }
 
-static void conn_flush(struct ic_conn *c)
+void ic_conn_flush(struct ic_conn *c)
 {
 	struct iovec iov[TX_IOV_MAX];
 	char why[REASON_LEN];
@@ -333,7 +171,7 @@ static void conn_flush(struct ic_conn *c)
 
 			snprintf(why, sizeof(why), "send failed: %s",
 				 strerror(err));
-			conn_close(c, -err, why);
+			ic_conn_close(c, -err, why);
 			return;
 		}
 		c->link->st.tx_bytes += (uint64_t)n;
@@ -347,7 +185,7 @@ static void conn_flush(struct ic_conn *c)
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
-	conn_flush(arg);
+	ic_conn_flush(arg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -391,7 +229,7 @@ static void conn_fail_tx(struct ic_conn *c, int err)
 }
 
 /* Close c now; its memory is freed at the end of the loop iteration. */
-static void conn_close(struct ic_conn *c, int err, const char *reason)
+void ic_conn_close(struct ic_conn *c, int err, const char *reason)
 {
 	struct ic_link *l = c->link;
 	bool was_link = (c == l->up);
@@ -410,7 +248,7 @@ static void conn_close(struct ic_conn *c, int err, const char *reason)
 	c->next = l->dead;
 	l->dead = c;
 	event_active(l->reap_ev, EV_TIMEOUT, 0);
-	link_note_error(l, reason);
+	ic_link_note_error(l, reason);
 	if (was_link) {
 		l->up = NULL;
 		l->st.downs++;
@@ -421,14 +259,14 @@ static void conn_close(struct ic_conn *c, int err, const char *reason)
 	if (was_link && l->ops->down)
 		l->ops->down(l, err ? err : -ECONNRESET, reason, l->arg);
 	if (!l->conns)
-		link_schedule_retry(l);
+		ic_link_schedule_retry(l);
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
 
-static struct ic_conn *conn_new(struct ic_link *l, int fd, const char *peer,
-				enum conn_state st)
+struct ic_conn *ic_conn_new(struct ic_link *l, int fd, const char *peer,
+			    enum conn_state st)
 {
 	struct ic_conn *c = calloc(1, sizeof(*c));
 
@@ -454,204 +292,11 @@ static struct ic_conn *conn_new(struct ic_link *l, int fd, const char *peer,
 	c->state = st;
 	c->txq_tail = &c->txq;
 	c->version = IC_VERSION_MIN;
-	c->t_start = c->last_rx = now_ms();
+	c->t_start = c->last_rx = ic_now_ms();
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->next = l->conns;
 	l->conns = c;
 	return c;
-}
-
-/* Send our HELLO and start reading. */
-static void conn_start_handshake(struct ic_conn *c)
-{
-	struct ic_link *l = c->link;
-	struct ic_msg m;
-	struct ic_hello *h = &m.u.hello;
-	uint8_t frame[IC_HDR_LEN + HELLO_MAX];
-	int n;
-
-	c->state = CS_HELLO;
-	c->t_start = c->last_rx = now_ms();
-	ic_msg_init(&m, IC_HELLO, 0, 0);
-	m.hdr.version = IC_VERSION_MIN;
-	h->min_version = IC_VERSION_MIN;
-	h->max_version = IC_VERSION_MAX;
-	h->max_payload = l->max_payload;
-	if (RAND_bytes(c->nonce, sizeof(c->nonce)) != 1) {
-		conn_close(c, -EIO, "no random bytes for the handshake nonce");
-		return;
-	}
-	memcpy(h->nonce, c->nonce, sizeof(h->nonce));
-	memcpy(h->fingerprint, l->fp, sizeof(h->fingerprint));
-	memcpy(h->cluster, l->cluster, sizeof(h->cluster));
-	memcpy(h->node, l->local, sizeof(h->node));
-	n = ic_msg_encode(&m, 0, frame, sizeof(frame));
-	if (n < 0) {
-		conn_close(c, n, "cannot encode HELLO");
-		return;
-	}
-	c->my_hello_len = (size_t)n - IC_HDR_LEN;
-	memcpy(c->my_hello, frame + IC_HDR_LEN, c->my_hello_len);
-	conn_queue(c, &m, NULL, 0, NULL, NULL);
-	event_add(c->rev, NULL);
-}
-
-static int link_adopt(struct ic_link *l, int fd, const char *peer)
-{
-	struct ic_conn *c;
-
-	fd_setup(fd, l->hb_deadline);
-	c = conn_new(l, fd, peer, CS_HELLO);
-	if (!c) {
-		close(fd);
-		return -ENOMEM;
-	}
-	conn_start_handshake(c);
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Handshake */
-
-static void conn_refuse(struct ic_conn *c, uint16_t code, const char *why)
-{
-	struct ic_link *l = c->link;
-	char reason[REASON_LEN];
-
-	snprintf(reason, sizeof(reason), "handshake refused: %s", why);
-	log_err("ic %s: connection with %s (%s): %s", l->local, l->peer,
-		c->peer, reason);
-	conn_send_error(c, code, NULL, why);
-	conn_flush(c);
-	conn_close(c, code == IC_ERR_AUTH ? -EACCES : -EPROTO, reason);
-}
-
-static bool hello_check(struct ic_conn *c, const struct ic_hello *h, char *why,
-			size_t cap)
-{
-	struct ic_link *l = c->link;
-	unsigned lo = MAX(IC_VERSION_MIN, h->min_version);
-	unsigned hi = MIN(IC_VERSION_MAX, h->max_version);
-
-	if (lo > hi)
-		snprintf(why, cap,
-			 "no common protocol version (peer %u-%u, ours %u-%u)",
-			 h->min_version, h->max_version, IC_VERSION_MIN,
-			 IC_VERSION_MAX);
-	else if (strcmp(h->cluster, l->cluster))
-		snprintf(why, cap,
-			 "cluster name mismatch (peer '%s', ours '%s')",
-			 h->cluster, l->cluster);
-	else if (strcmp(h->node, l->peer))
-		snprintf(why, cap, "peer calls itself '%s', expected '%s'",
-			 h->node, l->peer);
-	else if (memcmp(h->fingerprint, l->fp, IC_FP_LEN))
-		snprintf(why, cap,
-			 "config fingerprint mismatch (peer "
-			 "%02x%02x%02x%02x..., "
-			 "ours %02x%02x%02x%02x...): the two nodes loaded "
-			 "different pair configurations",
-			 h->fingerprint[0], h->fingerprint[1],
-			 h->fingerprint[2], h->fingerprint[3], l->fp[0],
-			 l->fp[1], l->fp[2], l->fp[3]);
-	else if (!memcmp(h->nonce, c->nonce, IC_NONCE_LEN))
-		snprintf(why, cap, "peer replayed our own nonce");
-	else
-		return true;
-	return false;
-}
-
-static void hs_on_hello(struct ic_conn *c, const struct ic_msg *m,
-			const uint8_t *fields, size_t flen)
-{
-	struct ic_link *l = c->link;
-	struct ic_msg a;
-	char why[REASON_LEN];
-
-	if (m->hdr.version != IC_VERSION_MIN || flen > sizeof(c->peer_hello)) {
-		conn_refuse(c, IC_ERR_HANDSHAKE, "HELLO with a wrong version");
-		return;
-	}
-	if (!hello_check(c, &m->u.hello, why, sizeof(why))) {
-		conn_refuse(c, IC_ERR_HANDSHAKE, why);
-		return;
-	}
-	c->version = (uint8_t)MIN(IC_VERSION_MAX, m->u.hello.max_version);
-	c->max_payload = MIN(l->max_payload, m->u.hello.max_payload);
-	memcpy(c->peer_hello, fields, flen);
-	c->peer_hello_len = flen;
-	ic_msg_init(&a, IC_HELLO_AUTH, 0, 0);
-	if (ic_auth_mac(l->secret, l->secret_len, c->my_hello, c->my_hello_len,
-			c->peer_hello, c->peer_hello_len, a.u.auth.mac)) {
-		conn_close(c, -EIO, "HMAC computation failed");
-		return;
-	}
-	conn_send_ctl(c, &a);
-	c->state = CS_AUTH;
-}
-
-static void conn_went_up(struct ic_conn *c)
-{
-	struct ic_link *l = c->link;
-	struct ic_conn *old = l->up;
-
-	if (old)
-		conn_close(old, -ECONNRESET,
-			   "replaced by a new authenticated connection");
-	if (c->state == CS_CLOSED)
-		return; /* the down callback dropped everything */
-	c->state = CS_UP;
-	c->was_up = true;
-	c->last_hb_tx = now_ms();
-	l->up = c;
-	l->backoff = l->backoff_min;
-	l->last_connect_err = 0;
-	l->st.ups++;
-	log_info("ic %s: link to %s (%s) up: protocol v%u, max payload %u",
-		 l->local, l->peer, c->peer, c->version, c->max_payload);
-	if (l->ops->up)
-		l->ops->up(l, l->arg);
-}
-
-static void hs_on_auth(struct ic_conn *c, const struct ic_msg *m)
-{
-	struct ic_link *l = c->link;
-
-	if (ic_auth_verify(l->secret, l->secret_len, c->peer_hello,
-			   c->peer_hello_len, c->my_hello, c->my_hello_len,
-			   m->u.auth.mac)) {
-		l->st.auth_failures++;
-		conn_refuse(c, IC_ERR_AUTH,
-			    "authentication failed: HMAC proof does not match "
-			    "(different interconnect secret?)");
-		return;
-	}
-	conn_went_up(c);
-}
-
-/* A message while the handshake runs: HELLO, then HELLO_AUTH. */
-static void hs_on_msg(struct ic_conn *c, const struct ic_msg *m,
-		      const uint8_t *fields, size_t flen)
-{
-	struct ic_link *l = c->link;
-	char why[REASON_LEN];
-
-	if (m->hdr.type == IC_ERROR) {
-		l->st.errors_rx++;
-		snprintf(why, sizeof(why), "peer refused the handshake: %s",
-			 m->u.error.reason);
-		log_err("ic %s: connection with %s (%s): %s", l->local, l->peer,
-			c->peer, why);
-		conn_close(c, -EPROTO, why);
-	} else if (c->state == CS_HELLO && m->hdr.type == IC_HELLO) {
-		hs_on_hello(c, m, fields, flen);
-	} else if (c->state == CS_AUTH && m->hdr.type == IC_HELLO_AUTH) {
-		hs_on_auth(c, m);
-	} else {
-		snprintf(why, sizeof(why), "unexpected %s during the handshake",
-			 ic_type_name(m->hdr.type));
-		conn_refuse(c, IC_ERR_UNEXPECTED, why);
-	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -672,8 +317,8 @@ static void rx_deliver(struct ic_conn *c)
 		return;
 	case IC_HELLO:
 	case IC_HELLO_AUTH:
-		conn_send_error(c, IC_ERR_UNEXPECTED, &c->msg.hdr,
-				"handshake message on an established link");
+		ic_conn_send_error(c, IC_ERR_UNEXPECTED, &c->msg.hdr,
+				   "handshake message on an established link");
 		return;
 	case IC_ERROR:
 		l->st.errors_rx++;
@@ -711,12 +356,13 @@ static bool rx_fields_up(struct ic_conn *c, const uint8_t *f, size_t flen)
 	int rc;
 
 	if (c->hdr.version != c->version) {
-		conn_close(c, -EPROTO, "message with a version not negotiated");
+		ic_conn_close(c, -EPROTO,
+			      "message with a version not negotiated");
 		return false;
 	}
 	rc = ic_msg_decode(&c->hdr, f, flen, &c->msg);
 	if (rc == -EBADMSG) {
-		conn_close(c, -EBADMSG, "fields checksum or length error");
+		ic_conn_close(c, -EBADMSG, "fields checksum or length error");
 		return false;
 	}
 	if (rc) {
@@ -732,7 +378,7 @@ static bool rx_fields_up(struct ic_conn *c, const uint8_t *f, size_t flen)
 			l->st.unknown_types++;
 		else
 			l->st.bad_msgs++;
-		conn_send_error(
+		ic_conn_send_error(
 			c, unknown ? IC_ERR_UNKNOWN_TYPE : IC_ERR_BAD_MESSAGE,
 			&c->hdr, why);
 		c->discard = true;
@@ -746,7 +392,7 @@ static bool rx_fields_up(struct ic_conn *c, const uint8_t *f, size_t flen)
 		if (!c->dst)
 			c->dst = conn_scratch(c, c->hdr.data_len);
 		if (!c->dst) {
-			conn_close(c, -ENOMEM, "no memory for message data");
+			ic_conn_close(c, -ENOMEM, "no memory for message data");
 			return false;
 		}
 	}
@@ -776,11 +422,11 @@ static void rx_fields(struct ic_conn *c, const uint8_t *f, size_t flen)
 		snprintf(why, sizeof(why),
 			 "undecodable %s during the handshake: %s",
 			 ic_type_name(c->hdr.type), strerror(-rc));
-		conn_refuse(c, IC_ERR_BAD_MESSAGE, why);
+		ic_conn_refuse(c, IC_ERR_BAD_MESSAGE, why);
 		return;
 	}
 	c->rx = RX_HDR;
-	hs_on_msg(c, &m, f, flen);
+	ic_conn_hs_msg(c, &m, f, flen);
 }
 
 static bool rx_hdr(struct ic_conn *c)
@@ -798,7 +444,7 @@ static bool rx_hdr(struct ic_conn *c)
 			 c->state == CS_UP ? "" : " before authentication");
 		log_err("ic %s: from %s (%s): %s; closing", l->local, l->peer,
 			c->peer, why);
-		conn_close(c, rc, why);
+		ic_conn_close(c, rc, why);
 		return false;
 	}
 	c->rpos += IC_HDR_LEN;
@@ -908,49 +554,13 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 					 "during the handshake",
 					 c->link->local, c->link->peer, c->peer,
 					 why);
-			conn_close(c, -err, why);
+			ic_conn_close(c, -err, why);
 			return;
 		}
 		c->link->st.rx_bytes += (uint64_t)n;
-		c->last_rx = now_ms();
+		c->last_rx = ic_now_ms();
 		rx_parse(c);
 	}
-}
-
-/* ------------------------------------------------------------------ */
-/* Connect, accept, retry */
-
-static void connect_failed(struct ic_conn *c, int err)
-{
-	struct ic_link *l = c->link;
-	char why[REASON_LEN];
-
-	snprintf(why, sizeof(why), "connect to %s failed: %s", c->peer,
-		 strerror(err));
-	if (err != l->last_connect_err)
-		log_warn("ic %s: %s (retrying with backoff)", l->local, why);
-	else
-		log_debug("ic %s: %s", l->local, why);
-	l->last_connect_err = err;
-	conn_close(c, -err, why);
-}
-
-static void connect_done(struct ic_conn *c)
-{
-	struct ic_link *l = c->link;
-	socklen_t len = sizeof(int);
-	int err = 0;
-
-	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
-	if (err) {
-		connect_failed(c, err);
-		return;
-	}
-	event_del(c->wev);
-	log_info("ic %s: connected to %s (%s), handshaking", l->local, l->peer,
-		 c->peer);
-	conn_start_handshake(c);
 }
 
 static void on_write(evutil_socket_t fd, short what, void *arg)
@@ -958,151 +568,9 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 	struct ic_conn *c = arg;
 
 	if (c->state == CS_CONNECTING)
-		connect_done(c);
+		ic_conn_connect_done(c);
 	else
-		conn_flush(c);
-}
-
-/* The connector leaves from its own interconnect address, if it has one,
- * so that the traffic takes the interconnect network. */
-static void bind_source(struct ic_link *l, int fd)
-{
-	struct sockaddr_storage sa = l->listen_sa;
-
-	if (!l->listen_len || sa.ss_family != l->peer_sa.ss_family)
-		return;
-	if (sa.ss_family == AF_INET)
-		((struct sockaddr_in *)&sa)->sin_port = 0;
-	else if (sa.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&sa)->sin6_port = 0;
-	if (bind(fd, (struct sockaddr *)&sa, l->listen_len) < 0)
-		log_warn("ic %s: cannot bind the source address %s: %s",
-			 l->local, l->listen_str, strerror(errno));
-}
-
-static void link_connect(struct ic_link *l)
-{
-	struct ic_conn *c;
-	int fd, rc;
-
-	l->st.connect_attempts++;
-	fd = socket(l->peer_sa.ss_family,
-		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		log_err("ic %s: socket: %s", l->local, strerror(errno));
-		link_schedule_retry(l);
-		return;
-	}
-	fd_setup(fd, l->hb_deadline);
-	bind_source(l, fd);
-	c = conn_new(l, fd, l->peer_str, CS_CONNECTING);
-	if (!c) {
-		close(fd);
-		link_schedule_retry(l);
-		return;
-	}
-	rc = connect(fd, (struct sockaddr *)&l->peer_sa, l->peer_len);
-	if (rc == 0 || errno == EINPROGRESS)
-		event_add(c->wev, NULL);
-	else
-		connect_failed(c, errno);
-}
-
-static void on_retry(evutil_socket_t fd, short what, void *arg)
-{
-	struct ic_link *l = arg;
-
-	if (!l->conns)
-		link_connect(l);
-}
-
-static void link_schedule_retry(struct ic_link *l)
-{
-	uint32_t ms = l->backoff;
-	struct timeval tv;
-
-	if (l->role != IC_ROLE_CONNECT || !l->started || !l->peer_len)
-		return;
-	/* +-20% jitter so that two restarting nodes spread out. */
-	ms = ms - ms / 5 + (uint32_t)(random() % (ms / 5 * 2 + 1));
-	tv = ms_tv(ms);
-	event_add(l->retry_ev, &tv);
-	l->backoff = MIN(l->backoff * 2, l->backoff_max);
-}
-
-/* At the pending limit, the oldest unauthenticated connection makes room
- * for the new one: a peer that opens connections and stays mute cannot
- * lock the partner out for longer than it keeps up the churn. */
-static void evict_oldest_pending(struct ic_link *l, const char *newcomer)
-{
-	struct ic_conn *oldest = NULL;
-	unsigned n = 0;
-
-	for (struct ic_conn *c = l->conns; c; c = c->next) {
-		if (c->state == CS_UP)
-			continue;
-		n++;
-		oldest = c; /* the list is newest first */
-	}
-	if (n < IC_LINK_MAX_PENDING || !oldest)
-		return;
-	log_warn("ic %s: %u handshakes pending; dropping the oldest (%s) for "
-		 "the connection from %s",
-		 l->local, n, oldest->peer, newcomer);
-	conn_close(oldest, -EBUSY, "evicted: too many pending handshakes");
-}
-
-static void on_accept(evutil_socket_t lfd, short what, void *arg)
-{
-	struct ic_link *l = arg;
-	struct sockaddr_storage sa;
-	char peer[80];
-
-	for (int i = 0; i < 8; i++) {
-		socklen_t len = sizeof(sa);
-		int fd = accept4(lfd, (struct sockaddr *)&sa, &len,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR)
-				log_warn("ic %s: accept: %s", l->local,
-					 strerror(errno));
-			return;
-		}
-		sa_str((struct sockaddr *)&sa, len, peer, sizeof(peer));
-		evict_oldest_pending(l, peer);
-		log_info("ic %s: connection from %s, handshaking", l->local,
-			 peer);
-		link_adopt(l, fd, peer);
-	}
-}
-
-static int link_listen(struct ic_link *l)
-{
-	int one = 1, fd;
-
-	fd = socket(l->listen_sa.ss_family,
-		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&l->listen_sa, l->listen_len) < 0 ||
-	    listen(fd, 16) < 0) {
-		int err = -errno;
-
-		log_err("ic %s: cannot listen on %s: %s", l->local,
-			l->listen_str, strerror(-err));
-		close(fd);
-		return err;
-	}
-	l->lfd = fd;
-	l->lev = event_new(l->base, fd, EV_READ | EV_PERSIST, on_accept, l);
-	if (!l->lev || event_add(l->lev, NULL))
-		return -ENOMEM;
-	log_info("ic %s: listening for %s on %s", l->local, l->peer,
-		 l->listen_str);
-	return 0;
+		ic_conn_flush(c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1120,7 +588,7 @@ static void conn_tick(struct ic_conn *c, uint64_t now)
 				 "connect to %s timed out after %u ms", c->peer,
 				 l->connect_timeout);
 			log_warn("ic %s: %s", l->local, why);
-			conn_close(c, -ETIMEDOUT, why);
+			ic_conn_close(c, -ETIMEDOUT, why);
 		}
 	} else if (c->state != CS_UP) {
 		if (now - c->t_start >= l->hs_timeout) {
@@ -1129,7 +597,7 @@ static void conn_tick(struct ic_conn *c, uint64_t now)
 				 l->hs_timeout);
 			log_err("ic %s: connection with %s (%s): %s", l->local,
 				l->peer, c->peer, why);
-			conn_close(c, -ETIMEDOUT, why);
+			ic_conn_close(c, -ETIMEDOUT, why);
 		}
 	} else if (now - c->last_rx >= l->hb_deadline) {
 		snprintf(why, sizeof(why),
@@ -1137,20 +605,20 @@ static void conn_tick(struct ic_conn *c, uint64_t now)
 			 "%llu ms (deadline %u ms)",
 			 (unsigned long long)(now - c->last_rx),
 			 l->hb_deadline);
-		conn_close(c, -ETIMEDOUT, why);
+		ic_conn_close(c, -ETIMEDOUT, why);
 	} else if (now - c->last_hb_tx >= l->hb_interval) {
 		ic_msg_init(&m, IC_HEARTBEAT, 0, 0);
 		m.u.hb.seq = ++l->hb_seq;
 		m.u.hb.time_ms = now;
 		c->last_hb_tx = now;
-		conn_send_ctl(c, &m);
+		ic_conn_send_ctl(c, &m);
 	}
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct ic_link *l = arg;
-	uint64_t now = now_ms();
+	uint64_t now = ic_now_ms();
 	struct ic_conn *c, *next;
 
 	for (c = l->conns; c && c->state != CS_CLOSED; c = next) {
@@ -1208,7 +676,7 @@ static int cfg_addrs(struct ic_link *l, const struct ic_link_cfg *cfg,
 		l->role = strcmp(l->local, l->peer) < 0 ? IC_ROLE_CONNECT
 							: IC_ROLE_ACCEPT;
 	if (cfg->listen_addr &&
-	    parse_addr(cfg->listen_addr, &l->listen_sa, &l->listen_len)) {
+	    ic_parse_addr(cfg->listen_addr, &l->listen_sa, &l->listen_len)) {
 		snprintf(err, errlen,
 			 "interconnect: bad listen address '%s' "
 			 "(want host:port or [v6]:port)",
@@ -1216,7 +684,7 @@ static int cfg_addrs(struct ic_link *l, const struct ic_link_cfg *cfg,
 		return -EINVAL;
 	}
 	if (cfg->peer_addr &&
-	    parse_addr(cfg->peer_addr, &l->peer_sa, &l->peer_len)) {
+	    ic_parse_addr(cfg->peer_addr, &l->peer_sa, &l->peer_len)) {
 		snprintf(err, errlen,
 			 "interconnect: bad peer address '%s' "
 			 "(want host:port or [v6]:port)",
@@ -1268,32 +736,14 @@ static int cfg_numbers(struct ic_link *l, const struct ic_link_cfg *cfg,
 static int link_events(struct ic_link *l)
 {
 	uint32_t tick = MAX(MIN(l->hb_interval, l->hb_deadline / 4), 5u);
-	struct timeval tv = ms_tv(tick);
+	struct timeval tv = ic_ms_tv(tick);
 
-	l->retry_ev = event_new(l->base, -1, 0, on_retry, l);
+	l->retry_ev = event_new(l->base, -1, 0, ic_link_on_retry, l);
 	l->tick_ev = event_new(l->base, -1, EV_PERSIST, on_tick, l);
 	l->reap_ev = event_new(l->base, -1, 0, link_reap, l);
 	if (!l->retry_ev || !l->tick_ev || !l->reap_ev)
 		return -ENOMEM;
 	return event_add(l->tick_ev, &tv) ? -ENOMEM : 0;
-}
-
-/* OpenSSL loads its providers and seeds its DRBG on first use, which can
- * take a while on a loaded host: do it now rather than inside the first
- * handshake's deadline, and fail early if the crypto is unusable. */
-static int crypto_warm_up(struct ic_link *l, char *err, size_t errlen)
-{
-	uint8_t nonce[IC_NONCE_LEN], mac[IC_MAC_LEN];
-
-	if (RAND_bytes(nonce, sizeof(nonce)) != 1 ||
-	    ic_auth_mac(l->secret, l->secret_len, nonce, sizeof(nonce), nonce,
-			sizeof(nonce), mac)) {
-		snprintf(err, errlen,
-			 "interconnect: OpenSSL HMAC-SHA256 or "
-			 "random numbers unavailable");
-		return -EIO;
-	}
-	return 0;
 }
 
 int ic_link_new(struct event_base *base, const struct ic_link_cfg *cfg,
@@ -1317,7 +767,7 @@ int ic_link_new(struct event_base *base, const struct ic_link_cfg *cfg,
 	if (!rc)
 		rc = link_events(l);
 	if (!rc)
-		rc = crypto_warm_up(l, err, errlen);
+		rc = ic_link_crypto_warm_up(l, err, errlen);
 	if (rc) {
 		if (rc == -ENOMEM)
 			snprintf(err, errlen, "interconnect: out of memory");
@@ -1334,9 +784,9 @@ int ic_link_start(struct ic_link *l)
 		return -EALREADY;
 	l->started = true;
 	if (l->role == IC_ROLE_ACCEPT)
-		return l->listen_len ? link_listen(l) : 0;
+		return l->listen_len ? ic_link_listen(l) : 0;
 	if (l->peer_len && !l->conns)
-		link_connect(l);
+		ic_link_connect(l);
 	return 0;
 }
 
@@ -1348,7 +798,7 @@ int ic_link_attach_fd(struct ic_link *l, int fd, const char *peer)
 		close(fd);
 		return -errno;
 	}
-	return link_adopt(l, fd, peer ? peer : "attached");
+	return ic_link_adopt(l, fd, peer ? peer : "attached");
 }
 
 int ic_link_send(struct ic_link *l, struct ic_msg *m, const void *data,
@@ -1371,7 +821,7 @@ int ic_link_send(struct ic_link *l, struct ic_msg *m, const void *data,
 	}
 	m->hdr.version = c->version;
 	m->hdr.flags = 0;
-	rc = conn_queue(c, m, data, data_len, done, arg);
+	rc = ic_conn_queue(c, m, data, data_len, done, arg);
 	return rc == -EMSGSIZE ? -EINVAL : rc;
 }
 
@@ -1402,7 +852,7 @@ uint16_t ic_link_local_port(const struct ic_link *l)
 void ic_link_drop(struct ic_link *l, const char *reason)
 {
 	while (l->conns)
-		conn_close(l->conns, -ECONNABORTED, reason);
+		ic_conn_close(l->conns, -ECONNABORTED, reason);
 }
 
 void ic_link_get_stats(const struct ic_link *l, struct ic_link_stats *st)
@@ -1428,7 +878,7 @@ void ic_link_free(struct ic_link *l)
 		struct ic_conn *c = l->conns;
 
 		l->up = (c == l->up) ? NULL : l->up;
-		conn_close(c, -ECANCELED, "link freed");
+		ic_conn_close(c, -ECANCELED, "link freed");
 	}
 	if (l->reap_ev)
 		link_reap(-1, 0, l);
