@@ -22,6 +22,13 @@
 #include "duet/ha_addr.h"
 #include "duet/util.h"
 
+/* NLMSG_OK without the signed/unsigned comparison. */
+static bool nl_ok(const struct nlmsghdr *nh, int len)
+{
+	return len >= (int)sizeof(*nh) && nh->nlmsg_len >= sizeof(*nh) &&
+	       nh->nlmsg_len <= (unsigned)len;
+}
+
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t n,
 							  const char *fmt, ...)
 {
@@ -228,7 +235,7 @@ static int nl_transact(const uint8_t *req, size_t len, uint32_t seq)
 			rc = errno == EAGAIN ? -ETIMEDOUT : -errno;
 			break;
 		}
-		for (; NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left)) {
+		for (; nl_ok(nh, left); nh = NLMSG_NEXT(nh, left)) {
 			const struct nlmsgerr *e = NLMSG_DATA(nh);
 
 			if (nh->nlmsg_seq != seq ||
@@ -329,7 +336,7 @@ static int dump_find(int fd, unsigned idx, const struct ha_addr *a,
 
 		if (n < 0)
 			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		for (; NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left)) {
+		for (; nl_ok(nh, left); nh = NLMSG_NEXT(nh, left)) {
 			if (nh->nlmsg_seq != seq)
 				continue;
 			if (nh->nlmsg_type == NLMSG_DONE)

@@ -19,6 +19,13 @@
 #include "duet/ha_path.h"
 #include "duet/log.h"
 
+/* NLMSG_OK without the signed/unsigned comparison. */
+static bool nl_ok(const struct nlmsghdr *nh, int len)
+{
+	return len >= (int)sizeof(*nh) && nh->nlmsg_len >= sizeof(*nh) &&
+	       nh->nlmsg_len <= (unsigned)len;
+}
+
 #define NL_BUF 32768
 
 struct probe {
@@ -274,7 +281,7 @@ static void nl_cb(evutil_socket_t fd, short what, void *arg)
 		if (fl < sizeof(from) || from.nl_pid != 0)
 			continue; /* only the kernel speaks here */
 		len = (int)n;
-		for (nh = (const struct nlmsghdr *)buf; NLMSG_OK(nh, len);
+		for (nh = (const struct nlmsghdr *)buf; nl_ok(nh, len);
 		     nh = NLMSG_NEXT(nh, len))
 			handle_nlmsg(m, nh);
 	}
