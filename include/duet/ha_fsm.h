@@ -131,7 +131,7 @@ struct ha_fsm_cfg {
 enum ha_guard {
 	HA_G_ALWAYS = 0,
 	HA_G_LOCAL_UP,	    /* own path up */
-	HA_G_CAN_TAKE,	    /* own path up and peer bad */
+	HA_G_CAN_TAKE,	    /* own path up, IC up + synced, peer bad */
 	HA_G_PEER_OK,	    /* peer path up and reachable */
 	HA_G_PEER_BAD,	    /* not HA_G_PEER_OK */
 	HA_G_SYNC_YOURS_UP, /* SYNC: partner holds mine, own path up */
@@ -173,6 +173,7 @@ struct ha_fsm {
 	bool peer_reach;
 	bool ic_up;
 	bool synced;	   /* a SYNC was received since boot */
+	bool peer_fresh;   /* a SYNC was received since IC up */
 	uint32_t sync_arg; /* arg of the event being handled */
 	/* What we hold, updated by the handlers as actions succeed. */
 	bool own_held;

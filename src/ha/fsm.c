@@ -489,6 +489,7 @@ static const struct ha_fsm_row table[] = {
 	ROW(TAKING_OVER, RELEASED, ALWAYS, NORMAL, NORMAL, h_refuse),
 	ROW(TAKING_OVER, PEER_UP, PEER_OK, NORMAL, NORMAL, h_none),
 	ROW(TAKING_OVER, PEER_REACHABLE, PEER_OK, NORMAL, NORMAL, h_none),
+	ROW(TAKING_OVER, PEER_SYNC, PEER_OK, NORMAL, NORMAL, h_none),
 	ROW(TAKING_OVER, TIMEOUT, ALWAYS, NORMAL, NORMAL, h_takeover_timeout),
 	ROW(TAKING_OVER, LOCAL_DOWN, ALWAYS, LOCAL_DOWN, LOCAL_DOWN,
 	    h_drop_own),
@@ -526,6 +527,8 @@ static const struct ha_fsm_row table[] = {
 	ROW(LOCAL_DOWN, TAKEOVER_REQ, ALWAYS, PARTNER_PROXYING,
 	    PARTNER_PROXYING, h_release),
 	ROW(LOCAL_DOWN, RELEASED, ALWAYS, LOCAL_DOWN, LOCAL_DOWN, h_refuse),
+	ROW(LOCAL_DOWN, PEER_SYNC, SYNC_YOURS, PARTNER_PROXYING,
+	    PARTNER_PROXYING, h_sync_held),
 	ROW(LOCAL_DOWN, GIVEBACK, ALWAYS, LOCAL_DOWN, LOCAL_DOWN,
 	    h_ack_giveback),
 	ROW(LOCAL_DOWN, IC_DOWN, ALWAYS, IC_DOWN_RELEASED, IC_DOWN_RELEASED,
@@ -581,7 +584,7 @@ static bool guard(const struct ha_fsm *f, enum ha_guard g)
 	case HA_G_LOCAL_UP:
 		return f->local_up;
 	case HA_G_CAN_TAKE:
-		return f->local_up && f->ic_up && !peer_ok(f);
+		return f->local_up && f->ic_up && f->peer_fresh && !peer_ok(f);
 	case HA_G_PEER_OK:
 		return peer_ok(f);
 	case HA_G_PEER_BAD:
@@ -621,11 +624,13 @@ static void note(struct ha_fsm *f, enum ha_event ev, uint32_t arg)
 	case HA_EV_IC_UP:
 	case HA_EV_IC_DOWN:
 		f->ic_up = ev == HA_EV_IC_UP;
+		f->peer_fresh = false; /* until the partner's SYNC */
 		break;
 	case HA_EV_PEER_SYNC:
 		f->sync_arg = arg;
 		f->peer_path_up = arg & HA_SYNC_PATH_UP;
 		f->synced = true;
+		f->peer_fresh = true;
 		break;
 	default:
 		break;

@@ -700,16 +700,43 @@ static void test_ic_down_normal(void **state)
 	assert_int_equal(t.r.a[1].arg, 0);
 	t_done(&t);
 
-	/* IC back with the peer known bad: takeover starts at once */
+	/* IC back with the peer known bad: no decision on stale facts,
+	 * takeover starts once the partner's SYNC confirms */
 	t_init(&t, true);
 	to_normal(&t);
 	ev(&t, HA_EV_IC_DOWN);
 	ev(&t, HA_EV_PEER_UNREACHABLE);
+	ev(&t, HA_EV_PEER_DOWN);
 	ev(&t, HA_EV_IC_UP);
+	expect_state(&t, HA_ST_NORMAL);
+	expect_acts(&t, 1, SEND(HA_MSG_SYNC));
+	sync_ev(&t, HA_SYNC_PATH_UP | HA_SYNC_HOLDS_OWN);
 	expect_state(&t, HA_ST_TAKING_OVER);
-	expect_acts(&t, 2, SEND(HA_MSG_SYNC), SEND(HA_MSG_TAKEOVER_REQ));
+	expect_acts(&t, 1, SEND(HA_MSG_TAKEOVER_REQ));
 	ev(&t, HA_EV_IC_DOWN);
 	expect_state(&t, HA_ST_IC_DOWN);
+	t_done(&t);
+
+	/* a SYNC saying the partner is fine cancels a pending takeover */
+	t_init(&t, true);
+	to_normal(&t);
+	ev(&t, HA_EV_PEER_DOWN);
+	expect_state(&t, HA_ST_TAKING_OVER);
+	sync_ev(&t, HA_SYNC_PATH_UP | HA_SYNC_HOLDS_OWN);
+	expect_state(&t, HA_ST_NORMAL);
+	assert_int_equal(t.r.n, 0);
+	t_done(&t);
+
+	/* we dropped ours on IC up; the partner says it holds them */
+	t_init(&t, true);
+	to_normal(&t);
+	ev(&t, HA_EV_IC_DOWN);
+	ev(&t, HA_EV_LOCAL_DOWN);
+	ev(&t, HA_EV_IC_UP);
+	expect_state(&t, HA_ST_LOCAL_DOWN);
+	sync_ev(&t, HA_SYNC_PATH_UP | HA_SYNC_HOLDS_OWN | HA_SYNC_HOLDS_YOURS);
+	expect_state(&t, HA_ST_PARTNER_PROXYING);
+	assert_true(t.f.partner_may_hold);
 	t_done(&t);
 }
 
@@ -944,7 +971,7 @@ struct pair {
 	struct msgq q[256];
 	int qh, qt;
 	bool ic;
-	int holders[2];	    /* how many hosts hold node i's addresses */
+	bool ic_down_pending[2];
 	bool held_by[2][2]; /* held_by[owner][host] */
 	uint64_t now;
 };
@@ -1110,6 +1137,62 @@ static void test_pair_failover_giveback(void **state)
 	pair_done(&p);
 }
 
+/* The interconnect fails as TCP does: one side notices first (its
+ * messages and the other's are lost from then on), the other later. */
+static void ic_flip(struct pair *p, int first)
+{
+	if (p->ic) {
+		p->ic = false;
+		p->qh = p->qt; /* in-flight messages lost */
+		ha_fsm_event(&p->n[first].f, HA_EV_IC_DOWN, 0, p->now);
+		p->ic_down_pending[1 - first] = true;
+		return;
+	}
+	if (p->ic_down_pending[first]) {
+		p->ic_down_pending[first] = false;
+		ha_fsm_event(&p->n[first].f, HA_EV_IC_DOWN, 0, p->now);
+		return;
+	}
+	if (p->ic_down_pending[1 - first]) {
+		p->ic_down_pending[1 - first] = false;
+		ha_fsm_event(&p->n[1 - first].f, HA_EV_IC_DOWN, 0, p->now);
+	}
+	p->ic = true;
+	both(p, HA_EV_IC_UP);
+	pump(p);
+}
+
+/* Whatever happened, once both paths and the interconnect are healthy
+ * the pair must end in NORMAL/NORMAL, each holding only its own. */
+static void converge(struct pair *p)
+{
+	int i, step;
+
+	if (!p->ic) {
+		ic_flip(p, 0);
+		if (!p->ic)
+			ic_flip(p, 0);
+	}
+	assert_true(p->ic);
+	for (i = 0; i < 2; i++) {
+		ha_fsm_event(&p->n[i].f, HA_EV_PEER_REACHABLE, 0, p->now);
+		link(p, i, true);
+	}
+	for (step = 0; step < 100; step++) {
+		p->now += 500;
+		ha_fsm_tick(&p->n[0].f, p->now);
+		ha_fsm_tick(&p->n[1].f, p->now);
+		pump(p);
+	}
+	for (i = 0; i < 2; i++) {
+		if (ha_fsm_state(&p->n[i].f) != HA_ST_NORMAL)
+			fail_msg("node %d stuck in %s", i,
+				 ha_state_name(ha_fsm_state(&p->n[i].f)));
+		assert_true(p->held_by[i][i]);
+		assert_false(p->held_by[i][1 - i]);
+	}
+}
+
 /* Random events against the pair; the hold() invariant must never
  * break and every state must stay valid. */
 static void test_pair_random(void **state)
@@ -1128,10 +1211,7 @@ static void test_pair_random(void **state)
 			if (r < 4) {
 				link(&p, i, rand() % 2);
 			} else if (r == 4) {
-				p.ic = !p.ic;
-				p.qh = p.qt; /* in-flight messages lost */
-				both(&p, p.ic ? HA_EV_IC_UP : HA_EV_IC_DOWN);
-				pump(&p);
+				ic_flip(&p, i);
 			} else if (r == 5) {
 				ha_fsm_event(&p.n[i].f,
 					     rand() % 2
@@ -1146,6 +1226,7 @@ static void test_pair_random(void **state)
 			assert_true(ha_fsm_state(&p.n[0].f) < HA_ST__COUNT);
 			assert_true(ha_fsm_state(&p.n[1].f) < HA_ST__COUNT);
 		}
+		converge(&p);
 		pair_done(&p);
 	}
 }
