@@ -35,6 +35,7 @@
 
 #include "duet/ha_addr.h"
 #include "duet/ha_path.h"
+#include "duet/ha_takeover.h"
 
 static char ns_a[32], ns_b[32], va[IFNAMSIZ], vb[IFNAMSIZ];
 static bool env_ok, ns_created;
@@ -578,6 +579,58 @@ static void test_neighbour_advert(void **state)
 	assert_non_null(strstr(err, "neighbour advertisement"));
 }
 
+static int count_garps(struct in_addr ip)
+{
+	uint8_t buf[2048];
+	struct arp_want w = {.ip = ip, .op = 1};
+	int n = 0;
+	ssize_t len;
+
+	while ((len = recv(arp_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		if (match_garp(buf, (size_t)len, &w))
+			n++;
+	return n;
+}
+
+static void test_addrset_claim_release(void **state)
+{
+	struct ha_addrset set;
+	struct ha_addr a[2];
+	struct watch w;
+	char err[HA_ADDR_ERRLEN];
+
+	(void)state;
+	SKIP_UNLESS_READY();
+	memset(&w, 0, sizeof(w));
+	w.base = event_base_new();
+	ha_addr_parse("192.0.2.21/32", &a[0]);
+	ha_addr_parse("192.0.2.22/32", &a[1]);
+	assert_int_equal(ha_addrset_init(&set, w.base, "partner b", va, a, 2),
+			 0);
+	drain_fd(arp_fd);
+	assert_int_equal(ha_addrset_claim(&set), 0);
+	assert_int_equal(ha_addr_present(va, &a[0], err, sizeof(err)), 1);
+	assert_int_equal(ha_addr_present(va, &a[1], err, sizeof(err)), 1);
+	spin(&w, 50);
+	assert_int_equal(count_garps(a[0].u.v4), 1); /* at once */
+	spin(&w, 300);
+	assert_int_equal(count_garps(a[0].u.v4), 1); /* again at 200 ms */
+	assert_int_equal(ha_addrset_release(&set), 0);
+	assert_int_equal(ha_addr_present(va, &a[0], err, sizeof(err)), 0);
+	assert_int_equal(ha_addr_present(va, &a[1], err, sizeof(err)), 0);
+	/* no announcement after release (the 1 s one is cancelled) */
+	spin(&w, 900);
+	assert_int_equal(count_garps(a[0].u.v4), 0);
+	/* releasing twice is harmless */
+	assert_int_equal(ha_addrset_release(&set), 0);
+	ha_addrset_destroy(&set);
+	event_base_free(w.base);
+	/* too many addresses / bad interface name */
+	assert_int_equal(ha_addrset_init(&set, NULL, "x",
+					 "an-interface-name-too-long", a, 1),
+			 -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -588,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_addr_add_del),
 		cmocka_unit_test(test_gratuitous_arp),
 		cmocka_unit_test(test_neighbour_advert),
+		cmocka_unit_test(test_addrset_claim_release),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
