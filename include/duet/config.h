@@ -64,6 +64,51 @@ struct cfg_iscsi {
 	uint32_t default_time2retain;
 };
 
+/* ---- The HA pair (a file with a `cluster` section) ---- */
+
+#define DUET_DEFAULT_IC_PORT 3270
+#define CFG_NAME_MAX 63        /* cluster and node names (IC_NAME_MAX - 1) */
+#define CFG_SECRET_MIN 16      /* bytes after trimming (IC_SECRET_MIN) */
+#define CFG_SECRET_MAX 4096
+#define CFG_FINGERPRINT_LEN 32 /* SHA-256 (IC_FP_LEN) */
+
+enum cfg_proxy_form {
+	CFG_PROXY_PORTAL = 0, /* partner's targets on our own proxy portals */
+	CFG_PROXY_TAKEOVER,   /* partner's portal addresses move to us */
+};
+
+struct cfg_cluster {
+	char *name;
+	char *secret_file;          /* absolute path */
+	uint8_t *secret;            /* file contents, whitespace-trimmed */
+	size_t secret_len;
+	enum cfg_proxy_form proxy;
+	uint32_t heartbeat_interval_ms;
+	uint32_t heartbeat_timeout_ms;
+	uint32_t damp_ms;           /* a path must be stable this long */
+	uint32_t probe_interval_ms; /* witness probes */
+	uint32_t probe_timeout_ms;
+	/* SHA-256 over the canonical rendering of the pair-wide content
+	 * (docs/configuration.md, "Config fingerprint"). */
+	uint8_t fingerprint[CFG_FINGERPRINT_LEN];
+	int line;
+};
+
+struct cfg_node {
+	char *name;
+	struct cfg_portal interconnect;   /* port default 3270 */
+	char *client_interface;           /* NULL if not given */
+	struct cfg_portal *portals;       /* its own targets' portals */
+	size_t n_portals;
+	struct cfg_portal *proxy_portals; /* portal form: partner's targets */
+	size_t n_proxy_portals;
+	struct cfg_portal *witnesses;     /* TCP probe targets */
+	size_t n_witnesses;
+	struct cfg_target *targets;       /* targets this node owns */
+	size_t n_targets;
+	int line;
+};
+
 struct duet_config {
 	char *file;              /* path of the config file, NULL for command line */
 	char *node_name;         /* -n NODE (used by the pair; may be NULL) */
@@ -74,6 +119,12 @@ struct duet_config {
 	size_t n_portals;
 	struct cfg_target *targets;
 	size_t n_targets;
+	/* Pair: portals/targets above alias nodes[self]'s (owned by the
+	 * node); the partner is nodes[1 - self]. */
+	bool has_cluster;
+	struct cfg_cluster cluster;
+	struct cfg_node nodes[2];
+	unsigned self;
 };
 
 /* Defaults for every field (used before parsing). */
@@ -86,6 +137,11 @@ int config_load_file(const char *path, const char *node, struct duet_config *cfg
 int config_from_args(const char *portal, const char *target,
 		     char *const *luns, size_t n_luns, struct duet_config *cfg);
 void config_free(struct duet_config *cfg);
+/* Pair: this node and the partner; NULL for a single-node config. */
+const struct cfg_node *config_self(const struct duet_config *cfg);
+const struct cfg_node *config_partner(const struct duet_config *cfg);
+/* The fingerprint as 64 lower-case hex digits + NUL. */
+void config_fingerprint_hex(const struct duet_config *cfg, char out[65]);
 /* "64M", "1G", "512k", "4096" -> bytes. Returns 0 or -EINVAL. */
 int config_parse_size(const char *s, uint64_t *out);
 /* "1.2.3.4:3260", "[::1]:3260", "1.2.3.4" -> host + port. */

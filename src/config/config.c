@@ -283,18 +283,19 @@ static void parse_iscsi(struct cfg_errs *e, const config_setting_t *g,
 			  is->first_burst_length, is->max_burst_length);
 }
 
-static void parse_portals(struct cfg_errs *e, const config_setting_t *root,
-			  struct duet_config *cfg)
+/* A list of "host:port" strings; returns true when present and
+ * non-empty (even if some entries are invalid). */
+static bool parse_portal_list(struct cfg_errs *e, const config_setting_t *grp,
+			      const char *key, const char *what,
+			      uint16_t defport, struct cfg_portal **out,
+			      size_t *n_out)
 {
-	const config_setting_t *l = get_list(e, root, "portals");
+	const config_setting_t *l = get_list(e, grp, key);
 	int n = l ? config_setting_length(l) : 0;
 
-	/* A present but mistyped list was reported already. */
-	e->portals_given =
-		l ? n > 0 : config_setting_get_member(root, "portals") != NULL;
 	if (!l)
-		return;
-	cfg->portals = calloc_or_die((size_t)n, sizeof(*cfg->portals));
+		return config_setting_get_member(grp, key) != NULL;
+	*out = calloc_or_die((size_t)n, sizeof(**out));
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *s = config_setting_get_elem(l, i);
 		struct cfg_portal p = {.line = sline(s)};
@@ -302,19 +303,30 @@ static void parse_portals(struct cfg_errs *e, const config_setting_t *root,
 
 		if (config_setting_type(s) != CONFIG_TYPE_STRING) {
 			cfg_error(e, sline(s),
-				  "a portal must be a string like "
-				  "\"0.0.0.0:3260\", not %s",
-				  type_name(s));
+				  "a %s must be a string like "
+				  "\"0.0.0.0:%u\", not %s",
+				  what, defport, type_name(s));
 			continue;
 		}
-		why = cfg_parse_portal(config_setting_get_string(s), &p);
+		why = cfg_parse_hostport(config_setting_get_string(s), defport,
+					 &p);
 		if (why) {
-			cfg_error(e, sline(s), "portal \"%s\": %s",
+			cfg_error(e, sline(s), "%s \"%s\": %s", what,
 				  config_setting_get_string(s), why);
 			continue;
 		}
-		cfg->portals[cfg->n_portals++] = p;
+		(*out)[(*n_out)++] = p;
 	}
+	return n > 0;
+}
+
+static void parse_portals(struct cfg_errs *e, const config_setting_t *root,
+			  struct duet_config *cfg)
+{
+	/* A present but mistyped list was reported already. */
+	e->portals_given = parse_portal_list(e, root, "portals", "portal",
+					     DUET_DEFAULT_PORT, &cfg->portals,
+					     &cfg->n_portals);
 }
 
 /* allow_initiators / allow_addresses: validated string lists. */
@@ -504,18 +516,15 @@ static void parse_target(struct cfg_errs *e, const config_setting_t *g,
 	parse_luns(e, g, t);
 }
 
-static void parse_targets(struct cfg_errs *e, const config_setting_t *root,
-			  struct duet_config *cfg)
+static bool parse_target_list(struct cfg_errs *e, const config_setting_t *grp,
+			      struct cfg_target **out, size_t *n_out)
 {
-	const config_setting_t *l = get_list(e, root, "targets");
+	const config_setting_t *l = get_list(e, grp, "targets");
 	int n = l ? config_setting_length(l) : 0;
 
-	/* A present but mistyped list was reported already. */
-	e->targets_given =
-		l ? n > 0 : config_setting_get_member(root, "targets") != NULL;
 	if (!l)
-		return;
-	cfg->targets = calloc_or_die((size_t)n, sizeof(*cfg->targets));
+		return config_setting_get_member(grp, "targets") != NULL;
+	*out = calloc_or_die((size_t)n, sizeof(**out));
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *s = config_setting_get_elem(l, i);
 
@@ -526,15 +535,199 @@ static void parse_targets(struct cfg_errs *e, const config_setting_t *root,
 				  type_name(s));
 			continue;
 		}
-		parse_target(e, s, &cfg->targets[cfg->n_targets++]);
+		parse_target(e, s, &(*out)[(*n_out)++]);
 	}
+	return n > 0;
+}
+
+static void parse_targets(struct cfg_errs *e, const config_setting_t *root,
+			  struct duet_config *cfg)
+{
+	/* A present but mistyped list was reported already. */
+	e->targets_given =
+		parse_target_list(e, root, &cfg->targets, &cfg->n_targets);
+}
+
+/* secret_file: relative to the config file's directory, like LUNs. */
+static void parse_secret_file(struct cfg_errs *e, const config_setting_t *g,
+			      struct cfg_cluster *c)
+{
+	const char *v = get_str(e, g, "secret_file", 4095);
+
+	if (v)
+		c->secret_file = lun_path(e, v);
+	else if (!config_setting_get_member(g, "secret_file"))
+		cfg_error(e, c->line,
+			  "cluster has no 'secret_file' (the shared "
+			  "interconnect secret, the same file on both hosts; "
+			  "create one with: head -c 32 /dev/urandom | "
+			  "base64 > /etc/duet/%s.key; chmod 600 "
+			  "/etc/duet/%s.key)",
+			  c->name ? c->name : "pair0",
+			  c->name ? c->name : "pair0");
+}
+
+static void parse_cluster(struct cfg_errs *e, const config_setting_t *g,
+			  struct cfg_cluster *c)
+{
+	static const char *const keys[] = {"name",
+					   "secret_file",
+					   "proxy",
+					   "heartbeat_interval_ms",
+					   "heartbeat_timeout_ms",
+					   "damp_ms",
+					   "probe_interval_ms",
+					   "probe_timeout_ms",
+					   NULL};
+	const char *v;
+
+	c->line = sline(g);
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		cfg_error(e, c->line,
+			  "'cluster' must be a group { ... }, not %s",
+			  type_name(g));
+		return;
+	}
+	check_unknown(e, g, keys, "cluster");
+	c->name = dup_or_die(get_str(e, g, "name", CFG_NAME_MAX));
+	if (!config_setting_get_member(g, "name"))
+		cfg_error(e, c->line,
+			  "cluster has no 'name' (e.g. name = \"pair0\";)");
+	parse_secret_file(e, g, c);
+	v = get_str(e, g, "proxy", 16);
+	if (v && strcmp(v, "portal") == 0)
+		c->proxy = CFG_PROXY_PORTAL;
+	else if (v && strcmp(v, "takeover") == 0)
+		c->proxy = CFG_PROXY_TAKEOVER;
+	else if (v)
+		cfg_error(e, sline(config_setting_get_member(g, "proxy")),
+			  "proxy \"%s\" is not a proxy form: use \"portal\" "
+			  "(the partner serves our targets on its own proxy "
+			  "portals) or \"takeover\" (our portal addresses "
+			  "move to the partner)",
+			  v);
+	get_u32(e, g, "heartbeat_interval_ms", CFG_HB_INTERVAL_MIN,
+		CFG_HB_INTERVAL_MAX, &c->heartbeat_interval_ms);
+	get_u32(e, g, "heartbeat_timeout_ms", CFG_HB_TIMEOUT_MIN,
+		CFG_HB_TIMEOUT_MAX, &c->heartbeat_timeout_ms);
+	get_u32(e, g, "damp_ms", 0, CFG_DAMP_MAX, &c->damp_ms);
+	get_u32(e, g, "probe_interval_ms", CFG_PROBE_MIN, CFG_PROBE_MAX,
+		&c->probe_interval_ms);
+	get_u32(e, g, "probe_timeout_ms", CFG_PROBE_MIN, CFG_PROBE_MAX,
+		&c->probe_timeout_ms);
+}
+
+static void parse_node_ic(struct cfg_errs *e, const config_setting_t *g,
+			  struct cfg_node *n)
+{
+	const char *v = get_str(e, g, "interconnect", 64);
+	const char *why;
+
+	if (!v) {
+		if (!config_setting_get_member(g, "interconnect"))
+			cfg_error(e, n->line,
+				  "node '%s' has no 'interconnect' (its "
+				  "interconnect address, e.g. interconnect = "
+				  "\"192.0.2.1:%u\";)",
+				  n->name ? n->name : "?",
+				  DUET_DEFAULT_IC_PORT);
+		return;
+	}
+	n->interconnect.line =
+		sline(config_setting_get_member(g, "interconnect"));
+	why = cfg_parse_hostport(v, DUET_DEFAULT_IC_PORT, &n->interconnect);
+	if (why)
+		cfg_error(e, n->interconnect.line, "interconnect \"%s\": %s", v,
+			  why);
+}
+
+static void parse_node(struct cfg_errs *e, const config_setting_t *g,
+		       struct cfg_node *n, bool *targets_given)
+{
+	static const char *const keys[] = {
+		"name",		 "interconnect", "client_interface", "portals",
+		"proxy_portals", "witnesses",	 "targets",	     NULL};
+
+	n->line = sline(g);
+	check_unknown(e, g, keys, "node");
+	n->name = dup_or_die(get_str(e, g, "name", CFG_NAME_MAX));
+	parse_node_ic(e, g, n);
+	n->client_interface = dup_or_die(get_str(e, g, "client_interface", 15));
+	parse_portal_list(e, g, "portals", "portal", DUET_DEFAULT_PORT,
+			  &n->portals, &n->n_portals);
+	parse_portal_list(e, g, "proxy_portals", "proxy portal",
+			  DUET_DEFAULT_PORT, &n->proxy_portals,
+			  &n->n_proxy_portals);
+	parse_portal_list(e, g, "witnesses", "witness", DUET_DEFAULT_PORT,
+			  &n->witnesses, &n->n_witnesses);
+	*targets_given = parse_target_list(e, g, &n->targets, &n->n_targets);
+}
+
+static void parse_nodes(struct cfg_errs *e, const config_setting_t *root,
+			struct duet_config *cfg)
+{
+	const config_setting_t *l = get_list(e, root, "nodes");
+	int n = l ? config_setting_length(l) : 0;
+
+	if (!l) {
+		if (!config_setting_get_member(root, "nodes"))
+			cfg_error(e,
+				  sline(config_setting_get_member(root,
+								  "cluster")),
+				  "a file with 'cluster' needs 'nodes = ( { "
+				  "name = \"a\"; ... }, { name = \"b\"; "
+				  "... } );' describing both nodes");
+		return;
+	}
+	if (n != 2) {
+		cfg_error(e, sline(l),
+			  "'nodes' lists %d node%s; a pair has exactly 2", n,
+			  n == 1 ? "" : "s");
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		const config_setting_t *s = config_setting_get_elem(l, i);
+
+		if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+			cfg_error(e, sline(s),
+				  "each node must be a group { name = ...; "
+				  "... }, not %s",
+				  type_name(s));
+			continue;
+		}
+		parse_node(e, s, &cfg->nodes[i], &e->node_targets_given[i]);
+		e->node_parsed[i] = true;
+	}
+}
+
+/* A pair file: the top-level portals/targets belong in the nodes. */
+static void parse_pair(struct cfg_errs *e, const config_setting_t *root,
+		       const config_setting_t *cl, struct duet_config *cfg)
+{
+	static const char *const top[] = {"portals", "targets"};
+
+	cfg->has_cluster = true;
+	for (size_t i = 0; i < ARRAY_SIZE(top); i++) {
+		const config_setting_t *s =
+			config_setting_get_member(root, top[i]);
+
+		if (s)
+			cfg_error(e, sline(s),
+				  "top-level '%s' is the single-node format; "
+				  "in a file with 'cluster', list %s inside "
+				  "each node of 'nodes'",
+				  top[i], top[i]);
+	}
+	parse_cluster(e, cl, &cfg->cluster);
+	parse_nodes(e, root, cfg);
 }
 
 static void parse_root(struct cfg_errs *e, const config_setting_t *root,
 		       struct duet_config *cfg)
 {
 	static const char *const keys[] = {"log_level", "io_workers", "iscsi",
-					   "portals",	"targets",    NULL};
+					   "portals",	"targets",    "cluster",
+					   "nodes",	NULL};
 	const config_setting_t *s;
 	const char *lvl;
 	long long v;
@@ -552,6 +745,15 @@ static void parse_root(struct cfg_errs *e, const config_setting_t *root,
 	s = config_setting_get_member(root, "iscsi");
 	if (s)
 		parse_iscsi(e, s, &cfg->iscsi);
+	s = config_setting_get_member(root, "cluster");
+	if (s) {
+		parse_pair(e, root, s, cfg);
+		return;
+	}
+	if (config_setting_get_member(root, "nodes"))
+		cfg_error(e, sline(config_setting_get_member(root, "nodes")),
+			  "'nodes' needs a 'cluster = { name = ...; "
+			  "secret_file = ...; proxy = ...; };' section");
 	parse_portals(e, root, cfg);
 	parse_targets(e, root, cfg);
 }
@@ -674,7 +876,10 @@ int config_load_file_to(const char *path, const char *node,
 	cfg->node_name = dup_or_die(node);
 	check_big_ints(&e, path);
 	parse_root(&e, config_root_setting(&lc), cfg);
-	cfg_validate_all(cfg, &e);
+	if (cfg->has_cluster)
+		cfg_pair_finish(cfg, node, &e);
+	else
+		cfg_validate_all(cfg, &e);
 	config_destroy(&lc);
 	cfg_errs_flush(&e);
 	if (e.count) {

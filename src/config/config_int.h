@@ -17,6 +17,13 @@
 #define CFG_IO_WORKERS_MAX 1024u
 #define CFG_SERIAL_MAX 64u
 #define CFG_ALIAS_MAX 255u
+#define CFG_HB_INTERVAL_MIN 10u
+#define CFG_HB_INTERVAL_MAX 60000u
+#define CFG_HB_TIMEOUT_MIN 50u
+#define CFG_HB_TIMEOUT_MAX 600000u
+#define CFG_DAMP_MAX 3600000u
+#define CFG_PROBE_MIN 10u
+#define CFG_PROBE_MAX 600000u
 
 struct cfg_err_msg {
 	int line;
@@ -31,6 +38,8 @@ struct cfg_errs {
 	unsigned count;
 	bool portals_given; /* present and non-empty, even if invalid */
 	bool targets_given;
+	bool node_parsed[2]; /* pair: the node was a group */
+	bool node_targets_given[2];
 	struct cfg_err_msg *msgs;
 	size_t n_msgs, cap;
 };
@@ -42,6 +51,8 @@ void cfg_errs_flush(struct cfg_errs *e);
 
 /* "host:port" into p->host/p->port; NULL or the reason it is wrong. */
 const char *cfg_parse_portal(const char *s, struct cfg_portal *p);
+const char *cfg_parse_hostport(const char *s, uint16_t defport,
+			       struct cfg_portal *p);
 /* Each returns NULL when valid, or a static/explaining string in buf. */
 const char *cfg_check_iscsi_name(const char *name, char *buf, size_t len);
 const char *cfg_check_netmask(const char *s, char *buf, size_t len);
@@ -56,6 +67,18 @@ char *cfg_abs_path(const char *base_dir, const char *path, size_t len);
 
 /* Cross-checks over a whole config (missing sections, duplicates). */
 void cfg_validate_all(struct duet_config *cfg, struct cfg_errs *e);
+
+/* Pair: validate both nodes and the cluster, load the secret, select
+ * this node (-n, else the host name), compute the fingerprint. */
+void cfg_pair_finish(struct duet_config *cfg, const char *node,
+		     struct cfg_errs *e);
+/* Canonical text of the pair-wide content (what the fingerprint hashes);
+ * malloc'd into *out. Returns 0 or -ENOMEM. */
+int cfg_pair_render(const struct duet_config *cfg, char **out, size_t *len);
+/* Free a node's contents. */
+void cfg_node_free(struct cfg_node *n);
+void cfg_free_targets(struct cfg_target *t, size_t n);
+void cfg_free_portals(struct cfg_portal *p, size_t n);
 
 /* Same as the public calls, with problems printed to `errs`. */
 int config_load_file_to(const char *path, const char *node,

@@ -105,6 +105,14 @@ void config_defaults(struct duet_config *cfg)
 		.default_time2wait = 2,
 		.default_time2retain = 0,
 	};
+	cfg->cluster = (struct cfg_cluster){
+		.proxy = CFG_PROXY_PORTAL,
+		.heartbeat_interval_ms = 250,
+		.heartbeat_timeout_ms = 1500,
+		.damp_ms = 3000,
+		.probe_interval_ms = 500,
+		.probe_timeout_ms = 1000,
+	};
 }
 
 static void free_strv(char **v, size_t n)
@@ -114,12 +122,10 @@ static void free_strv(char **v, size_t n)
 	free(v);
 }
 
-void config_free(struct duet_config *cfg)
+void cfg_free_targets(struct cfg_target *targets, size_t n)
 {
-	if (!cfg)
-		return;
-	for (size_t i = 0; i < cfg->n_targets; i++) {
-		struct cfg_target *t = &cfg->targets[i];
+	for (size_t i = 0; i < n; i++) {
+		struct cfg_target *t = &targets[i];
 
 		for (size_t j = 0; j < t->n_luns; j++) {
 			free(t->luns[j].path);
@@ -133,10 +139,44 @@ void config_free(struct duet_config *cfg)
 		free_strv(t->allow_initiators, t->n_allow_initiators);
 		free_strv(t->allow_addresses, t->n_allow_addresses);
 	}
-	free(cfg->targets);
-	for (size_t i = 0; i < cfg->n_portals; i++)
-		free(cfg->portals[i].host);
-	free(cfg->portals);
+	free(targets);
+}
+
+void cfg_free_portals(struct cfg_portal *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(p[i].host);
+	free(p);
+}
+
+void cfg_node_free(struct cfg_node *n)
+{
+	free(n->name);
+	free(n->interconnect.host);
+	free(n->client_interface);
+	cfg_free_portals(n->portals, n->n_portals);
+	cfg_free_portals(n->proxy_portals, n->n_proxy_portals);
+	cfg_free_portals(n->witnesses, n->n_witnesses);
+	cfg_free_targets(n->targets, n->n_targets);
+}
+
+void config_free(struct duet_config *cfg)
+{
+	if (!cfg)
+		return;
+	if (cfg->has_cluster) {
+		/* portals/targets alias nodes[self]'s. */
+		for (int i = 0; i < 2; i++)
+			cfg_node_free(&cfg->nodes[i]);
+		free(cfg->cluster.name);
+		free(cfg->cluster.secret_file);
+		if (cfg->cluster.secret)
+			memset(cfg->cluster.secret, 0, cfg->cluster.secret_len);
+		free(cfg->cluster.secret);
+	} else {
+		cfg_free_targets(cfg->targets, cfg->n_targets);
+		cfg_free_portals(cfg->portals, cfg->n_portals);
+	}
 	free(cfg->file);
 	free(cfg->node_name);
 	config_defaults(cfg);
@@ -293,6 +333,12 @@ int config_parse_hostport(const char *s, uint16_t default_port, char **host,
 			  uint16_t *port)
 {
 	return hostport_parse(s, default_port, host, port) ? -EINVAL : 0;
+}
+
+const char *cfg_parse_hostport(const char *s, uint16_t defport,
+			       struct cfg_portal *p)
+{
+	return hostport_parse(s, defport, &p->host, &p->port);
 }
 
 const char *cfg_parse_portal(const char *s, struct cfg_portal *p)
