@@ -642,6 +642,17 @@ int main(int argc, char **argv)
 				a.o.config ? a.o.config : "command line");
 		return 1;
 	}
+	if (a.o.check_config && a.cfg.has_cluster) {
+		char fp[65];
+
+		config_fingerprint_hex(&a.cfg, fp);
+		printf("%s: OK (node %s of cluster %s, partner %s; config "
+		       "fingerprint %.16s)\n",
+		       a.o.config, config_self(&a.cfg)->name, a.cfg.cluster.name,
+		       config_partner(&a.cfg)->name, fp);
+		config_free(&a.cfg);
+		return 0;
+	}
 	if (a.o.check_config) {
 		printf("%s: OK\n", a.o.config ? a.o.config : "command line");
 		config_free(&a.cfg);

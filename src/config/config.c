@@ -554,6 +554,7 @@ static void parse_secret_file(struct cfg_errs *e, const config_setting_t *g,
 {
 	const char *v = get_str(e, g, "secret_file", 4095);
 
+	e->secret_line = sline(config_setting_get_member(g, "secret_file"));
 	if (v)
 		c->secret_file = lun_path(e, v);
 	else if (!config_setting_get_member(g, "secret_file"))

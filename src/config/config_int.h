@@ -40,6 +40,7 @@ struct cfg_errs {
 	bool targets_given;
 	bool node_parsed[2]; /* pair: the node was a group */
 	bool node_targets_given[2];
+	int secret_line; /* line of cluster.secret_file */
 	struct cfg_err_msg *msgs;
 	size_t n_msgs, cap;
 };

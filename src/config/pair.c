@@ -276,7 +276,7 @@ static void load_secret(struct cfg_cluster *c, struct cfg_errs *e)
 		return;
 	fd = open(c->secret_file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		cfg_error(e, c->line,
+		cfg_error(e, e->secret_line,
 			  "cluster.secret_file '%s' cannot be read: %s "
 			  "(create it with: head -c 32 /dev/urandom | base64 "
 			  "> %s; chmod 600 %s; and copy the same file to the "
@@ -290,7 +290,7 @@ static void load_secret(struct cfg_cluster *c, struct cfg_errs *e)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			cfg_error(e, c->line,
+			cfg_error(e, e->secret_line,
 				  "cluster.secret_file '%s': read error: %s",
 				  c->secret_file, strerror(errno));
 			close(fd);
@@ -305,7 +305,7 @@ static void load_secret(struct cfg_cluster *c, struct cfg_errs *e)
 			 (unsigned)(st.st_mode & 0777));
 	close(fd);
 	if (len > CFG_SECRET_MAX) {
-		cfg_error(e, c->line,
+		cfg_error(e, e->secret_line,
 			  "cluster.secret_file '%s' is larger than %u bytes; "
 			  "is it the right file?",
 			  c->secret_file, CFG_SECRET_MAX);
@@ -316,7 +316,7 @@ static void load_secret(struct cfg_cluster *c, struct cfg_errs *e)
 	while (len > start && isspace(buf[len - 1]))
 		len--;
 	if (len - start < CFG_SECRET_MIN) {
-		cfg_error(e, c->line,
+		cfg_error(e, e->secret_line,
 			  "cluster.secret_file '%s' holds %zu bytes of secret; "
 			  "at least %u are needed (e.g. head -c 32 "
 			  "/dev/urandom | base64 > %s)",
@@ -326,7 +326,7 @@ static void load_secret(struct cfg_cluster *c, struct cfg_errs *e)
 	}
 	c->secret = malloc(len - start);
 	if (!c->secret) {
-		cfg_error(e, c->line, "out of memory reading the secret");
+		cfg_error(e, e->secret_line, "out of memory reading the secret");
 		goto out;
 	}
 	memcpy(c->secret, buf + start, len - start);
