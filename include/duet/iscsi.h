@@ -43,4 +43,79 @@ int iscsi_portal_listen(const struct cfg_portal *p, char *err, size_t errlen);
  * commands finish, close every connection, then call done(arg). */
 void iscsi_shutdown(void (*done)(void *arg), void *arg);
 
+/*
+ * Ports (src/iscsi/port.c), for the HA pair. A port is a set of listening
+ * portals + a set of targets + a target portal group tag + a relative
+ * target port id + a state. A connection belongs to the port whose
+ * portal accepted it: SendTargets there lists that port's targets with
+ * that port's portals and tag, a login finds only that port's targets,
+ * and its sessions carry the port's tpgt and rel_tgt_port_id in their
+ * struct scsi_itn. A target may be on several ports (its home port, and
+ * on the partner a proxy port with another dispatcher).
+ * The functions above (iscsi_target_register, iscsi_portal_listen, ...)
+ * are the default home port of a single node and keep working unchanged;
+ * iscsi_target_find() looks only there (the owner-side lookup).
+ */
+struct iscsi_port;
+
+enum iscsi_port_state {
+	ISCSI_PORT_CLOSED = 0, /* not listening (the initial state) */
+	/* Listening; discovery works, logins to its targets are refused
+	 * with 0x0301 Service Unavailable (retryable); sessions kept. */
+	ISCSI_PORT_REFUSING,
+	ISCSI_PORT_OPEN,     /* serving */
+	/* Existing sessions: new commands are held back (not executed, not
+	 * answered: the initiator resends them after reconnecting), those
+	 * in flight finish; drained() runs once none is in flight. New
+	 * logins are refused like REFUSING. */
+	ISCSI_PORT_DRAINING,
+};
+
+typedef void (*iscsi_port_drained_fn)(struct iscsi_port *port, void *arg);
+
+/* name: for logs ("home", "proxy for b"). rel_port_id >= 1. tpgt 0:
+ * each target keeps its own configured tpgt on this port. */
+struct iscsi_port *iscsi_port_new(const char *name, uint16_t tpgt,
+				  uint16_t rel_port_id);
+/* Close its listeners and drop its sessions, then free it. */
+void iscsi_port_free(struct iscsi_port *port);
+/* Add a portal (copied). Nothing is bound until iscsi_port_listen().
+ * -EEXIST for a portal already on the port. */
+int iscsi_port_add_portal(struct iscsi_port *port, const struct cfg_portal *p,
+			  char *err, size_t errlen);
+/* cfg must outlive the port. -EEXIST if already on this port. */
+int iscsi_port_add_target(struct iscsi_port *port, const struct cfg_target *cfg,
+			  struct scsi_dispatcher *disp);
+/* Bind and listen on every portal, with IP_FREEBIND (IPV6_FREEBIND,
+ * then IP_TRANSPARENT as fallbacks) so that an address that is not (yet)
+ * on an interface can be bound. All or nothing. Sets the state to
+ * REFUSING if it was CLOSED. */
+int iscsi_port_listen(struct iscsi_port *port, char *err, size_t errlen);
+/* Close the listening sockets (sessions stay); state becomes CLOSED. */
+void iscsi_port_unlisten(struct iscsi_port *port);
+void iscsi_port_set_state(struct iscsi_port *port, enum iscsi_port_state st);
+enum iscsi_port_state iscsi_port_state(const struct iscsi_port *port);
+const char *iscsi_port_state_name(enum iscsi_port_state st);
+/* Close every connection of the port (initiators reconnect and resend
+ * what was not answered). Returns the number closed. */
+unsigned iscsi_port_drop_sessions(struct iscsi_port *port);
+/* Commands of the port's sessions not yet answered (incl. TMFs). */
+unsigned iscsi_port_inflight(const struct iscsi_port *port);
+/* Called (once per DRAINING) when the port is DRAINING and nothing is in
+ * flight; at once if that holds when the state is set. */
+void iscsi_port_set_drained_cb(struct iscsi_port *port,
+			       iscsi_port_drained_fn fn, void *arg);
+/* Lookups. */
+struct iscsi_target *iscsi_port_find_target(const struct iscsi_port *port,
+					    const char *name);
+size_t iscsi_port_target_count(const struct iscsi_port *port);
+struct iscsi_target *iscsi_port_target_at(const struct iscsi_port *port,
+					  size_t i);
+size_t iscsi_port_portal_count(const struct iscsi_port *port);
+const struct cfg_portal *iscsi_port_portal_at(const struct iscsi_port *port,
+					      size_t i);
+uint16_t iscsi_port_tpgt(const struct iscsi_port *port);
+uint16_t iscsi_port_rel_id(const struct iscsi_port *port);
+const char *iscsi_port_name(const struct iscsi_port *port);
+
 #endif

@@ -62,6 +62,9 @@ struct iscsi_login_ctx {
 	const char *peer_addr;       /* numeric address, for ACLs and logs */
 	const char *local_addr;      /* numeric address the login arrived on */
 	uint16_t local_port;
+	/* The port the connection arrived on: its targets only. NULL: the
+	 * default registry (iscsi_target_find). */
+	const struct iscsi_port *port;
 	/*
 	 * Called once, just before the final login response is built: the
 	 * session layer binds the connection to a new session (tsih 0, or
@@ -108,6 +111,7 @@ struct iscsi_text_ctx {
 	const char *local_addr; /* for portals bound to a wildcard address */
 	uint16_t local_port;
 	struct iscsi_target *target; /* normal session: its target */
+	const struct iscsi_port *port; /* its targets/portals; NULL: default */
 	const struct iscsi_params *params; /* max_xmit_dsl bounds responses */
 };
 struct iscsi_text;

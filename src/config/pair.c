@@ -326,7 +326,8 @@ static void load_secret(struct cfg_cluster *c, struct cfg_errs *e)
 	}
 	c->secret = malloc(len - start);
 	if (!c->secret) {
-		cfg_error(e, e->secret_line, "out of memory reading the secret");
+		cfg_error(e, e->secret_line,
+			  "out of memory reading the secret");
 		goto out;
 	}
 	memcpy(c->secret, buf + start, len - start);

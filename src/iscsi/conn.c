@@ -245,6 +245,7 @@ void iscsi_conn_enter_ffp(struct iscsi_conn *c)
 		.local_addr = c->local,
 		.local_port = c->local_port,
 		.target = c->sess->target,
+		.port = c->port,
 		.params = &c->params,
 	};
 	c->text = iscsi_text_new(&c->text_ctx);

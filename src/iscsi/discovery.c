@@ -109,8 +109,12 @@ static int add_target(struct iscsi_text *t, const struct iscsi_target *tg)
 {
 	int rc = iscsi_textbuf_add(&t->out, "TargetName", tg->cfg->name);
 
-	for (size_t i = 0; rc == 0 && i < iscsi_portal_count(); i++) {
-		const struct cfg_portal *p = iscsi_portal_at(i);
+	const struct iscsi_port *port = t->ctx.port;
+	uint16_t tag = port && iscsi_port_tpgt(port) ? iscsi_port_tpgt(port)
+						     : tg->cfg->tpgt;
+
+	for (size_t i = 0; rc == 0 && i < iscsi_port_portal_count(port); i++) {
+		const struct cfg_portal *p = iscsi_port_portal_at(port, i);
 		const char *h = p->host;
 		char host[INET6_ADDRSTRLEN + 2];
 
@@ -121,7 +125,7 @@ static int add_target(struct iscsi_text *t, const struct iscsi_target *tg)
 		}
 		format_host(h, host, sizeof(host));
 		rc = iscsi_textbuf_addf(&t->out, "TargetAddress", "%s:%u,%u",
-					host, p->port, tg->cfg->tpgt);
+					host, p->port, tag);
 	}
 	return rc;
 }
@@ -140,8 +144,9 @@ static int send_targets(struct iscsi_text *t, const char *what)
 
 	if (!*what && t->ctx.type == ISCSI_SESSION_DISCOVERY)
 		return iscsi_textbuf_add(&t->out, "SendTargets", "Reject");
-	for (size_t i = 0; i < iscsi_target_count(); i++) {
-		const struct iscsi_target *tg = iscsi_target_at(i);
+	for (size_t i = 0; i < iscsi_port_target_count(t->ctx.port); i++) {
+		const struct iscsi_target *tg =
+			iscsi_port_target_at(t->ctx.port, i);
 
 		if (!visible(t, tg))
 			continue;

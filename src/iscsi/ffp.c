@@ -120,6 +120,7 @@ static void tmf_done_cb(struct scsi_tmf *tmf)
 	struct iscsi_conn *c = r->conn;
 
 	c->tmf_pending--;
+	iscsi_port_check_drained(c->port);
 	if (r->respond && c->state == CONN_FFP) {
 		log_info("%s: task management function %d done: response %d",
 			 iscsi_conn_name(c), tmf->fn, tmf->result);
@@ -276,6 +277,7 @@ static void abort_done_cb(struct scsi_tmf *tmf)
 	struct iscsi_conn *c = r->conn;
 
 	c->tmf_pending--;
+	iscsi_port_check_drained(c->port);
 	free(r);
 	iscsi_conn_maybe_free(c);
 }

@@ -87,6 +87,7 @@ void iscsi_shutdown(void (*done)(void *arg), void *arg)
 	iscsi_g.shutdown_arg = arg;
 	iscsi_g.shutdown_deadline = time(NULL) + ISCSI_SHUTDOWN_TIMEOUT;
 	iscsi_portal_close_all();
+	iscsi_port_unlisten_all();
 	if (iscsi_g.base) {
 		iscsi_g.ev_shutdown = event_new(iscsi_g.base, -1, EV_PERSIST,
 						shutdown_tick, NULL);

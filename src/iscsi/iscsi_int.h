@@ -157,6 +157,7 @@ struct iscsi_conn {
 	enum conn_state state;
 	struct iscsi_session *sess;
 	struct iscsi_conn *next, *prev; /* global list */
+	struct iscsi_port *port;	/* NULL: the default home port */
 	char peer[64], local[64];
 	char peer_name[80]; /* "addr:port" for logs */
 	uint16_t local_port;
@@ -318,5 +319,23 @@ unsigned iscsi_session_count(void);
 void iscsi_shutdown_check(void);
 /* portal.c */
 void iscsi_portal_close_all(void);
+/* A listening socket for p (name gets "addr:port"); fd or -errno. */
+int iscsi_portal_bind(const struct cfg_portal *p, bool freebind, char *name,
+		      size_t namelen, char *err, size_t errlen);
+/* Accept what is pending on a listener; port NULL = default. */
+void iscsi_portal_accept(int lfd, const char *lname, struct iscsi_port *port);
+/* port.c */
+void iscsi_conn_set_port(struct iscsi_conn *c, struct iscsi_port *port);
+/* A command of a DRAINING port is held back (not executed). */
+bool iscsi_port_holds(const struct iscsi_port *port);
+/* Logins to a normal session are refused (REFUSING, DRAINING, CLOSED). */
+bool iscsi_port_refuses(const struct iscsi_port *port);
+/* Something finished on a connection of the port: maybe drained. */
+void iscsi_port_check_drained(struct iscsi_port *port);
+void iscsi_port_unlisten_all(void);
+/* The tag a target has on this port (the port's, or the target's own
+ * when the port's is 0 or port is NULL). */
+uint16_t iscsi_port_target_tpgt(const struct iscsi_port *port,
+				const struct iscsi_target *t);
 
 #endif

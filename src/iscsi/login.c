@@ -317,7 +317,8 @@ static uint16_t first_request(struct iscsi_login *l,
 		return ISCSI_LOGIN_STATUS_TGT_NOT_FOUND;
 	}
 	strcpy(l->res.target_name, tname);
-	l->res.target = iscsi_target_find(tname);
+	l->res.target = l->ctx.port ? iscsi_port_find_target(l->ctx.port, tname)
+				    : iscsi_target_find(tname);
 	if (!l->res.target) {
 		*why = "no such target";
 		return ISCSI_LOGIN_STATUS_TGT_NOT_FOUND;
@@ -353,7 +354,10 @@ static int target_keys(struct iscsi_login *l)
 		return 0;
 	l->target_keys_sent = true;
 	t = l->res.target->cfg;
-	rc = iscsi_textbuf_addf(&l->out, "TargetPortalGroupTag", "%u", t->tpgt);
+	rc = iscsi_textbuf_addf(&l->out, "TargetPortalGroupTag", "%u",
+				l->ctx.port && iscsi_port_tpgt(l->ctx.port)
+					? iscsi_port_tpgt(l->ctx.port)
+					: t->tpgt);
 	if (rc == 0 && t->alias && *t->alias)
 		rc = iscsi_textbuf_add(&l->out, "TargetAlias", t->alias);
 	return rc;

@@ -44,12 +44,13 @@ static void addr_to_str(const struct sockaddr_storage *ss, char *host,
 		*port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
 }
 
-static void accept_one(struct portal *pt, int fd)
+static void accept_one(const char *lname, struct iscsi_port *port, int fd)
 {
 	struct sockaddr_storage peer, local;
 	socklen_t pl = sizeof(peer), ll = sizeof(local);
 	char ph[64], lh[64], pname[80];
 	uint16_t pp = 0, lp = 0;
+	struct iscsi_conn *c;
 	int one = 1;
 
 	memset(&peer, 0, sizeof(peer));
@@ -67,23 +68,24 @@ static void accept_one(struct portal *pt, int fd)
 	if (iscsi_g.n_conns >= ISCSI_MAX_CONNS) {
 		log_warn("%s: connection from %s refused: limit of %u "
 			 "connections reached",
-			 pt->name, pname, ISCSI_MAX_CONNS);
+			 lname, pname, ISCSI_MAX_CONNS);
 		close(fd);
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (!iscsi_conn_new(fd, ph, pp, lh, lp)) {
-		log_err("%s: out of memory accepting %s", pt->name, pname);
+	c = iscsi_conn_new(fd, ph, pp, lh, lp);
+	if (!c) {
+		log_err("%s: out of memory accepting %s", lname, pname);
 		close(fd);
 		return;
 	}
-	log_debug("%s: connection from %s", pt->name, pname);
+	if (port)
+		iscsi_conn_set_port(c, port);
+	log_debug("%s: connection from %s", lname, pname);
 }
 
-static void accept_cb(int lfd, short what, void *arg)
+void iscsi_portal_accept(int lfd, const char *lname, struct iscsi_port *port)
 {
-	struct portal *pt = arg;
-
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -91,16 +93,44 @@ static void accept_cb(int lfd, short what, void *arg)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_warn("%s: accept: %s", pt->name,
+				log_warn("%s: accept: %s", lname,
 					 strerror(errno));
 			return;
 		}
-		accept_one(pt, fd);
+		accept_one(lname, port, fd);
 	}
 }
 
-static int listen_fd(const struct addrinfo *ai, const char *name, char *err,
-		     size_t errlen)
+static void accept_cb(int lfd, short what, void *arg)
+{
+	struct portal *pt = arg;
+
+	iscsi_portal_accept(lfd, pt->name, NULL);
+}
+
+/* Bind even if the address is not (yet) on an interface: a takeover
+ * port listens before its address is added. */
+static int set_freebind(int fd, int family)
+{
+	int one = 1;
+
+	if (!setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one)))
+		return 0;
+#ifdef IPV6_FREEBIND
+	if (family == AF_INET6 &&
+	    !setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one)))
+		return 0;
+#endif
+	if (family == AF_INET6 &&
+	    !setsockopt(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)))
+		return 0;
+	if (!setsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof(one)))
+		return 0;
+	return -errno;
+}
+
+static int listen_fd(const struct addrinfo *ai, const char *name, bool freebind,
+		     char *err, size_t errlen)
 {
 	int one = 1, fd, rc;
 
@@ -109,6 +139,10 @@ static int listen_fd(const struct addrinfo *ai, const char *name, char *err,
 	if (fd < 0)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (freebind && set_freebind(fd, ai->ai_family) < 0)
+		log_warn("%s: cannot set IP_FREEBIND/IP_TRANSPARENT: %s; "
+			 "binding needs the address on an interface",
+			 name, strerror(errno));
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
@@ -134,31 +168,41 @@ fail:
 	return rc;
 }
 
-int iscsi_portal_listen(const struct cfg_portal *p, char *err, size_t errlen)
+int iscsi_portal_bind(const struct cfg_portal *p, bool freebind, char *name,
+		      size_t namelen, char *err, size_t errlen)
 {
 	struct addrinfo hints = {0}, *ai = NULL;
 	char port[8];
-	struct portal *pt;
 	int rc, fd;
+
+	snprintf(name, namelen, strchr(p->host, ':') ? "[%s]:%u" : "%s:%u",
+		 p->host, p->port);
+	snprintf(port, sizeof(port), "%u", p->port);
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(p->host, port, &hints, &ai);
+	if (rc) {
+		snprintf(err, errlen, "%s: not a numeric address: %s", name,
+			 gai_strerror(rc));
+		return -EINVAL;
+	}
+	fd = listen_fd(ai, name, freebind, err, errlen);
+	freeaddrinfo(ai);
+	return fd;
+}
+
+int iscsi_portal_listen(const struct cfg_portal *p, char *err, size_t errlen)
+{
+	struct portal *pt;
+	int fd;
 
 	if (n_portals >= MAX_PORTALS) {
 		snprintf(err, errlen, "too many portals (max %d)", MAX_PORTALS);
 		return -ENOSPC;
 	}
 	pt = &portals[n_portals];
-	snprintf(pt->name, sizeof(pt->name),
-		 strchr(p->host, ':') ? "[%s]:%u" : "%s:%u", p->host, p->port);
-	snprintf(port, sizeof(port), "%u", p->port);
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(p->host, port, &hints, &ai);
-	if (rc) {
-		snprintf(err, errlen, "%s: not a numeric address: %s", pt->name,
-			 gai_strerror(rc));
-		return -EINVAL;
-	}
-	fd = listen_fd(ai, pt->name, err, errlen);
-	freeaddrinfo(ai);
+	fd = iscsi_portal_bind(p, false, pt->name, sizeof(pt->name), err,
+			       errlen);
 	if (fd < 0)
 		return fd;
 	pt->fd = fd;

@@ -135,6 +135,7 @@ void iscsi_task_unlink(struct iscsi_task *t)
 	if (t->next)
 		t->next->prev = t->prev;
 	c->n_tasks--;
+	iscsi_port_check_drained(c->port);
 	if (t->counted && c->sess) {
 		t->counted = false;
 		iscsi_session_task_done(c->sess);
@@ -513,6 +514,12 @@ int iscsi_cmd_rx_header(struct iscsi_conn *c)
 	if (iscsi_g.shutting_down) {
 		log_debug("%s: shutting down: command ITT 0x%08x ignored",
 			  iscsi_conn_name(c), itt);
+		return 0;
+	}
+	if (iscsi_port_holds(c->port)) {
+		log_debug("%s: port %s draining: command ITT 0x%08x held back "
+			  "(resent after reconnect)",
+			  iscsi_conn_name(c), iscsi_port_name(c->port), itt);
 		return 0;
 	}
 	if (!iscsi_bhs_immediate(c->bhs) &&

@@ -68,7 +68,8 @@ static bool same_nexus(const struct iscsi_session *s,
 	       strcmp(s->itn.initiator_name, res->initiator_name) == 0;
 }
 
-static struct iscsi_session *session_new(const struct iscsi_login_result *res)
+static struct iscsi_session *session_new(const struct iscsi_login_result *res,
+					 const struct iscsi_port *port)
 {
 	struct iscsi_session *s = calloc(1, sizeof(*s));
 	uint16_t tsih = tsih_alloc();
@@ -83,9 +84,9 @@ static struct iscsi_session *session_new(const struct iscsi_login_result *res)
 	snprintf(s->itn.initiator_name, sizeof(s->itn.initiator_name), "%s",
 		 res->initiator_name);
 	memcpy(s->itn.isid, res->isid, 6);
-	s->itn.rel_tgt_port_id = 1;
+	s->itn.rel_tgt_port_id = iscsi_port_rel_id(port);
 	if (res->target) {
-		s->itn.tpgt = res->target->cfg->tpgt;
+		s->itn.tpgt = iscsi_port_target_tpgt(port, res->target);
 		snprintf(s->itn.target_name, sizeof(s->itn.target_name), "%s",
 			 res->target->cfg->name);
 		res->target->n_sessions++;
@@ -155,6 +156,14 @@ int iscsi_session_bind(void *arg, const struct iscsi_login_result *res)
 
 	if (iscsi_g.shutting_down)
 		return -ISCSI_LOGIN_STATUS_SVC_UNAVAILABLE;
+	if (res->type == ISCSI_SESSION_NORMAL && iscsi_port_refuses(c->port)) {
+		log_info("%s: login of %s to %s refused: port %s is %s "
+			 "(0x0301 service unavailable, retry later)",
+			 iscsi_conn_name(c), res->initiator_name,
+			 res->target_name, iscsi_port_name(c->port),
+			 iscsi_port_state_name(iscsi_port_state(c->port)));
+		return -ISCSI_LOGIN_STATUS_SVC_UNAVAILABLE;
+	}
 	c->cid = res->cid;
 	if (res->tsih)
 		return bind_existing(c, res);
@@ -163,7 +172,7 @@ int iscsi_session_bind(void *arg, const struct iscsi_login_result *res)
 	for (s = sessions; s; s = s->next)
 		if (!s->replaced_by && same_nexus(s, res))
 			old = s;
-	s = session_new(res);
+	s = session_new(res, c->port);
 	if (!s)
 		return -ISCSI_LOGIN_STATUS_NO_RESOURCES;
 	session_attach(s, c);
