@@ -325,7 +325,7 @@ int iscsi_portal_bind(const struct cfg_portal *p, bool freebind, char *name,
 /* Accept what is pending on a listener; port NULL = default. */
 void iscsi_portal_accept(int lfd, const char *lname, struct iscsi_port *port);
 /* port.c */
-void iscsi_conn_set_port(struct iscsi_conn *c, struct iscsi_port *port);
+int iscsi_conn_set_port(struct iscsi_conn *c, struct iscsi_port *port);
 /* A command of a DRAINING port is held back (not executed). */
 bool iscsi_port_holds(const struct iscsi_port *port);
 /* Logins to a normal session are refused (REFUSING, DRAINING, CLOSED). */

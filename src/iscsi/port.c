@@ -351,10 +351,22 @@ bool iscsi_port_refuses(const struct iscsi_port *port)
 	return port && port->state != ISCSI_PORT_OPEN;
 }
 
-void iscsi_conn_set_port(struct iscsi_conn *c, struct iscsi_port *port)
+/* Right after accept, before anything was received: the login engine
+ * (which copied its context) is recreated with the port in it. */
+int iscsi_conn_set_port(struct iscsi_conn *c, struct iscsi_port *port)
 {
+	struct iscsi_login *l;
+
 	c->port = port;
 	c->login_ctx.port = port;
+	if (!c->login)
+		return 0;
+	l = iscsi_login_new(&c->login_ctx);
+	if (!l)
+		return -ENOMEM;
+	iscsi_login_free(c->login);
+	c->login = l;
+	return 0;
 }
 
 struct iscsi_target *iscsi_port_find_target(const struct iscsi_port *port,

@@ -79,8 +79,11 @@ static void accept_one(const char *lname, struct iscsi_port *port, int fd)
 		close(fd);
 		return;
 	}
-	if (port)
-		iscsi_conn_set_port(c, port);
+	if (port && iscsi_conn_set_port(c, port) < 0) {
+		log_err("%s: out of memory accepting %s", lname, pname);
+		iscsi_conn_close(c, "out of memory");
+		return;
+	}
 	log_debug("%s: connection from %s", lname, pname);
 }
 

@@ -267,7 +267,8 @@ static void test_states(void **st)
 	/* A connection of the port with two commands in flight. */
 	c = iscsi_conn_new(-1, "127.0.0.9", 40000, "127.0.0.2", 3260);
 	assert_non_null(c);
-	iscsi_conn_set_port(c, proxy);
+	assert_int_equal(iscsi_conn_set_port(c, proxy), 0);
+	assert_ptr_equal(c->login_ctx.port, proxy);
 	c->n_tasks = 2;
 	assert_int_equal(iscsi_port_inflight(proxy), 2);
 	assert_int_equal(iscsi_port_inflight(home), 0);
