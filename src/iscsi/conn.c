@@ -99,6 +99,7 @@ struct iscsi_conn *iscsi_conn_new(int fd, const char *peer, uint16_t peer_port,
 static void conn_free_cb(int fd, short what, void *arg)
 {
 	struct iscsi_conn *c = arg;
+	struct iscsi_port *port = c->port;
 
 	if (c->prev)
 		c->prev->next = c->next;
@@ -118,6 +119,7 @@ static void conn_free_cb(int fd, short what, void *arg)
 	free(c->rbuf);
 	free(c->scratch);
 	free(c);
+	iscsi_port_conn_gone(port);
 	iscsi_shutdown_check();
 }
 

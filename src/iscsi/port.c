@@ -46,6 +46,7 @@ struct iscsi_port {
 	iscsi_port_drained_fn drained;
 	void *drained_arg;
 	bool drained_sent;
+	bool dead; /* freed once no connection or session uses it */
 	struct event *ev_drained; /* drained() runs from the loop */
 	struct iscsi_port *next;
 };
@@ -70,22 +71,14 @@ struct iscsi_port *iscsi_port_new(const char *name, uint16_t tpgt,
 	return p;
 }
 
-void iscsi_port_free(struct iscsi_port *port)
+static void port_destroy(struct iscsi_port *port)
 {
-	struct iscsi_port **pp;
-
-	if (!port)
-		return;
-	iscsi_port_unlisten(port);
-	iscsi_port_drop_sessions(port);
-	/* Closed connections may still be zombies waiting for tasks. */
 	for (struct iscsi_conn *c = iscsi_g.conns; c; c = c->next)
 		if (c->port == port)
-			c->port = NULL;
-	for (pp = &ports; *pp && *pp != port; pp = &(*pp)->next)
-		;
-	if (*pp)
-		*pp = port->next;
+			return; /* still a connection (maybe a zombie) */
+	for (size_t i = 0; i < port->n_targets; i++)
+		if (port->targets[i]->n_sessions)
+			return; /* a session still points at its target */
 	for (size_t i = 0; i < port->n_portals; i++)
 		free(port->portals[i].host);
 	free(port->portals);
@@ -96,6 +89,31 @@ void iscsi_port_free(struct iscsi_port *port)
 	if (port->ev_drained)
 		event_free(port->ev_drained);
 	free(port);
+}
+
+/* Connections and sessions of the port may outlive this call (tasks at
+ * the dispatcher): the memory goes when the last of them does. */
+void iscsi_port_free(struct iscsi_port *port)
+{
+	struct iscsi_port **pp;
+
+	if (!port)
+		return;
+	iscsi_port_unlisten(port);
+	iscsi_port_drop_sessions(port);
+	port->drained = NULL;
+	port->dead = true;
+	for (pp = &ports; *pp && *pp != port; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = port->next;
+	port_destroy(port);
+}
+
+void iscsi_port_conn_gone(struct iscsi_port *port)
+{
+	if (port && port->dead)
+		port_destroy(port);
 }
 
 int iscsi_port_add_portal(struct iscsi_port *port, const struct cfg_portal *p,

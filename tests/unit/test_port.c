@@ -307,6 +307,29 @@ static void test_states(void **st)
 			    "draining");
 }
 
+/* A port freed while one of its connections still has a command at the
+ * dispatcher stays allocated until that connection is gone (ASan checks
+ * the use). */
+static void test_free_with_zombie(void **st)
+{
+	struct iscsi_port *p = iscsi_port_new("short-lived", 2, 2);
+	struct iscsi_conn *c;
+
+	assert_int_equal(iscsi_port_add_target(p, &tb, NULL), 0);
+	c = iscsi_conn_new(-1, "127.0.0.9", 40001, "127.0.0.2", 3260);
+	assert_non_null(c);
+	assert_int_equal(iscsi_conn_set_port(c, p), 0);
+	iscsi_port_set_state(p, ISCSI_PORT_OPEN);
+	c->n_tasks = 1;
+	iscsi_port_free(p); /* drops the connection; it stays a zombie */
+	assert_int_equal(c->state, CONN_CLOSED);
+	assert_ptr_equal(c->port, p);
+	assert_int_equal(iscsi_port_inflight(p), 1);
+	c->n_tasks = 0;
+	iscsi_conn_maybe_free(c);
+	iscsi_conn_reap(); /* frees c, then the port */
+}
+
 /* A takeover port binds an address that is not on any interface. */
 static void test_listen_freebind(void **st)
 {
@@ -337,6 +360,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_login_scope, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_states, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_with_zombie, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_listen_freebind, setup,
 						teardown),
 	};
