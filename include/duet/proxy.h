@@ -82,11 +82,11 @@ void proxy_vadapter_recv(struct proxy_vadapter *va, const struct ic_msg *m,
 			 uint8_t *data, uint32_t data_len);
 
 struct proxy_vadapter_stats {
-	unsigned inflight;	/* sent, waiting for SCSI_RSP */
-	unsigned queued;	/* held for backpressure */
-	unsigned tmfs;		/* TMFs not yet completed */
+	unsigned inflight; /* sent, waiting for SCSI_RSP */
+	unsigned queued;   /* held for backpressure */
+	unsigned tmfs;	   /* TMFs not yet completed */
 	uint64_t sent, completed, failed_link, rejected_full;
-	uint64_t bad_rsp;	/* unknown/stale tag, or data above buf_cap */
+	uint64_t bad_rsp; /* unknown/stale tag, or data above buf_cap */
 };
 void proxy_vadapter_get_stats(const struct proxy_vadapter *va,
 			      struct proxy_vadapter_stats *st);

@@ -90,6 +90,10 @@ struct proxy_remote {
 	struct rm_task *rx; /* announced by get_buf, not yet received */
 	struct rm_task *rq_head, **rq_tail; /* responses held (-ENOBUFS) */
 	struct proxy_remote_waiter *waiters;
+	/* Tasks finished while a TMF that may list them is being
+	 * dispatched: freed once scsi_dispatch_tmf() returned. */
+	unsigned in_tmf;
+	struct rm_task *zombies;
 	bool releasing, release_again, freeing;
 	struct proxy_remote_stats st;
 };
@@ -220,6 +224,11 @@ static void rt_free(struct rm_task *rt)
 {
 	struct proxy_remote *r = rt->r;
 
+	if (r->in_tmf) {
+		rt->qnext = r->zombies;
+		r->zombies = rt;
+		return;
+	}
 	r->bytes -= rt->bytes;
 	r->n_tasks--;
 	free(rt->task.buf);
@@ -252,6 +261,25 @@ static struct rm_task *rt_new(struct proxy_remote *r, const struct ic_msg *m)
 	r->bytes += cap;
 	r->n_tasks++;
 	return rt;
+}
+
+/* scsi_dispatch_tmf() with the zombie rule above. */
+static void dispatch_tmf(struct proxy_remote *r, struct scsi_dispatcher *d,
+			 struct scsi_tmf *tmf)
+{
+	struct rm_task *z;
+
+	r->in_tmf++;
+	scsi_dispatch_tmf(d, tmf);
+	if (--r->in_tmf)
+		return;
+	r->n_tmfs++; /* r must survive the frees below */
+	while ((z = r->zombies)) {
+		r->zombies = z->qnext;
+		rt_free(z);
+	}
+	r->n_tmfs--;
+	maybe_free_remote(r);
 }
 
 static void rsp_sent(void *arg, int err)
@@ -607,8 +635,9 @@ static int tmf_collect(struct proxy_remote *r, struct rm_tmf *rf,
 			if (rt->state == RT_HELD) {
 				rt_abort_held(rt);
 			} else if (listed && x == rf->nx) {
-				void *v = realloc(tmf->tasks,
-						  (n + 1) * sizeof(*tmf->tasks));
+				void *v =
+					realloc(tmf->tasks,
+						(n + 1) * sizeof(*tmf->tasks));
 
 				if (!v) {
 					x->refs--;
@@ -650,7 +679,7 @@ static void run_tmf(struct proxy_remote *r, struct rm_tmf *rf,
 		tmf_finish(tmf);
 		return;
 	}
-	scsi_dispatch_tmf(d, tmf);
+	dispatch_tmf(r, d, tmf);
 }
 
 static void recv_tmf(struct proxy_remote *r, const struct ic_msg *m)
@@ -674,8 +703,7 @@ static void recv_tmf(struct proxy_remote *r, const struct ic_msg *m)
 	ic_nexus_to_itn(&rf->itn, &q->nexus);
 	rf->nx = nexus_find(r, &q->nexus);
 	log_info("proxy remote: TMF %u from %s for %s lun %" PRIu64, q->fn,
-		 rf->itn.initiator_name, rf->itn.target_name,
-		 m->hdr.lun >> 48);
+		 rf->itn.initiator_name, rf->itn.target_name, m->hdr.lun >> 48);
 	run_tmf(r, rf, r->lookup(r->lookup_arg, rf->itn.target_name),
 		q->ref_tag);
 }
@@ -741,7 +769,7 @@ static void nexus_abort_all(struct proxy_remote *r, struct rm_nexus *x)
 		rf->tmf.n_tasks = n;
 		r->n_tmfs++;
 		x->refs++;
-		scsi_dispatch_tmf(x->disp, &rf->tmf);
+		dispatch_tmf(r, x->disp, &rf->tmf);
 	} else if (rf) {
 		free(rf->tmf.tasks);
 		free(rf);

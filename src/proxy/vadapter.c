@@ -354,8 +354,7 @@ static int send_tmf(struct proxy_vadapter *va, struct va_tmf *vt)
 		return rc;
 	if (rc) {
 		log_warn("proxy: TMF %d for %s not forwarded: %s", tmf->fn,
-			 tmf->itn ? tmf->itn->target_name : "?",
-			 strerror(-rc));
+			 tmf->itn ? tmf->itn->target_name : "?", strerror(-rc));
 		tmf->result = SCSI_TMF_FAILED;
 		vt->rsp = true;
 		tmfs_check(va);
@@ -452,7 +451,8 @@ void proxy_vadapter_writable(struct proxy_vadapter *va)
 
 static void va_submit(struct scsi_dispatcher *d, struct scsi_task *t)
 {
-	struct proxy_vadapter *va = container_of(d, struct proxy_vadapter, disp);
+	struct proxy_vadapter *va =
+		container_of(d, struct proxy_vadapter, disp);
 	struct va_slot *s;
 
 	t->status = SCSI_STATUS_GOOD;
@@ -499,7 +499,8 @@ static void abort_held(struct proxy_vadapter *va, struct va_tmf *vt)
 
 static void va_tmf(struct scsi_dispatcher *d, struct scsi_tmf *tmf)
 {
-	struct proxy_vadapter *va = container_of(d, struct proxy_vadapter, disp);
+	struct proxy_vadapter *va =
+		container_of(d, struct proxy_vadapter, disp);
 	struct va_tmf *vt = calloc(1, sizeof(*vt));
 
 	tmf->result = SCSI_TMF_COMPLETE;
@@ -527,7 +528,8 @@ static void va_tmf(struct scsi_dispatcher *d, struct scsi_tmf *tmf)
 
 static void va_nexus_end(struct scsi_dispatcher *d, const struct scsi_itn *itn)
 {
-	struct proxy_vadapter *va = container_of(d, struct proxy_vadapter, disp);
+	struct proxy_vadapter *va =
+		container_of(d, struct proxy_vadapter, disp);
 	struct va_nend *ne;
 
 	if (!ic_link_is_up(va->link))
@@ -580,8 +582,8 @@ static void recv_rsp(struct proxy_vadapter *va, const struct ic_msg *m,
 
 	if (!s || s->state != VS_SENT || s->rsp_ready) {
 		va->st.bad_rsp++;
-		log_warn("proxy: SCSI_RSP with unknown or stale tag 0x%016" PRIx64
-			 " ignored",
+		log_warn("proxy: SCSI_RSP with unknown or stale tag "
+			 "0x%016" PRIx64 " ignored",
 			 m->hdr.tag);
 		return;
 	}
