@@ -433,30 +433,22 @@ static void release_nexus(struct proxy_remote *r, struct rm_nexus *x)
 
 static void release_held(struct proxy_remote *r)
 {
+	struct rm_nexus *x;
+
 	if (r->releasing) {
 		r->release_again = true;
 		return;
 	}
 	r->releasing = true;
 	do {
-		struct rm_nexus *x, *next;
-
-		r->release_again = false;
-		for (x = r->nexuses; x; x = next) {
-			next = x->next;
-			if (x->n_held && !x->ended) {
-				release_nexus(r, x);
-				r->release_again = true; /* list may change */
-				break;
-			}
-		}
-		if (!r->release_again)
-			break;
-		/* stop when no nexus made progress */
 		r->release_again = false;
 		for (x = r->nexuses; x; x = x->next)
 			if (x->n_held && !x->ended && !nexus_blocked(r, x))
-				r->release_again = true;
+				break;
+		if (x) {
+			release_nexus(r, x); /* submits at least one */
+			r->release_again = true;
+		}
 	} while (r->release_again);
 	r->releasing = false;
 }

@@ -74,6 +74,7 @@ struct gate {
 	struct scsi_dispatcher disp;
 	struct scsi_dispatcher *real;
 	bool closed;
+	bool sticky; /* held tasks ignore aborts (already at the disk) */
 	struct scsi_task *held[GATE_MAX];
 	int n_held;
 	uint8_t order[GATE_MAX]; /* ISID[5] of each task reaching the target */
@@ -125,7 +126,7 @@ static void gate_tmf(struct scsi_dispatcher *d, struct scsi_tmf *tmf)
 	for (int i = 0; i < G.n_held;) {
 		struct scsi_task *t = G.held[i];
 
-		if (!gate_hits(tmf, t)) {
+		if (G.sticky || !gate_hits(tmf, t)) {
 			i++;
 			continue;
 		}
@@ -758,6 +759,57 @@ static void test_new_nexus_waits_for_old(void **state)
 	it_free(r);
 }
 
+static bool both_down(void)
+{
+	return !ic_link_is_up(A.l) && !ic_link_is_up(B.l);
+}
+
+/* The interconnect drops with an old write running on the owner and comes
+ * back; the initiator's resent write (a new session) must run after it. */
+static void test_relink_waits_for_old(void **state)
+{
+	struct itask *o, *tur, *n, *r;
+	int sv[2];
+
+	make_links(0, 0);
+	clear_ua(&itn1);
+	G.closed = true;
+	G.sticky = true;
+	o = it_rw(&itn1, true, 56, 8, 0x21);
+	submit(o);
+	run_until(NULL, 50);
+	assert_int_equal(G.n_held, 1);
+	G.closed = false;
+	ic_link_drop(A.l, "test cut");
+	assert_true(run_until(both_down, 2000));
+	assert_true(is_nexus_loss_ua(&o->t));
+	/* the owner asked the target to abort it, but the gate holds it:
+	 * it stays "running" (as a write already at the disk would) */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(ic_link_attach_fd(A.l, sv[0], "sp-b2"), 0);
+	assert_int_equal(ic_link_attach_fd(B.l, sv[1], "sp-a2"), 0);
+	assert_true(run_until(both_up, 2000));
+	tur = it_new(&itn2, SCSI_DIR_NONE, 0);
+	tur->t.cdb_len = 6;
+	submit(tur);
+	n = it_rw(&itn2, true, 56, 8, 0x22);
+	submit(n);
+	want_held = 2;
+	assert_true(run_until(remote_holds, 2000));
+	assert_int_equal(n->done, 0);
+	gate_open(); /* the old write lands first */
+	assert_true(wait_tasks(&n, 1, 2000));
+	assert_int_equal(n->t.status, SCSI_STATUS_GOOD);
+	r = it_rw(&itn2, false, 56, 8, 0);
+	submit(r);
+	assert_true(wait_tasks(&r, 1, 2000));
+	assert_int_equal(r->t.buf[0], 0x22);
+	it_free(o);
+	it_free(tur);
+	it_free(n);
+	it_free(r);
+}
+
 /* NEXUS_END of the old session aborts its held write; the new session's
  * write (same LBA) then runs: the final data is the new write's. */
 static void test_nexus_end_aborts_old(void **state)
@@ -940,6 +992,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_link_cut_in_flight, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_new_nexus_waits_for_old,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relink_waits_for_old,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nexus_end_aborts_old,
 						setup, teardown),
