@@ -12,9 +12,18 @@
  *    the owner's local dispatchers and sends the answers back.
  *
  * One ic_link has one set of callbacks: the orchestrator owns them and
- * hands each message to the adapter it belongs to (proxy_msg_for_vadapter /
- * proxy_msg_for_remote), and forwards up/down/writable to both. Every
- * function runs on the event loop thread.
+ * hands each message to the adapter it belongs to, and forwards down and
+ * writable to both (tests/unit/test_proxy.c has the whole wiring):
+ *
+ *   get_buf:  if (proxy_msg_for_vadapter(m)) return proxy_vadapter_get_buf(va, m);
+ *             if (proxy_msg_for_remote(m))   return proxy_remote_get_buf(rm, m);
+ *             return NULL;
+ *   recv:     same split to proxy_vadapter_recv / proxy_remote_recv; the
+ *             rest (PATH_STATE, TAKEOVER_*, GIVEBACK_*) is the HA layer's
+ *   down:     proxy_vadapter_link_down(va); proxy_remote_link_down(rm);
+ *   writable: proxy_vadapter_writable(va); proxy_remote_writable(rm);
+ *
+ * Every function runs on the event loop thread.
  *
  * Interconnect failure policy (proxy_fail_task): a task that cannot reach
  * the owner (link down at submit, or the link dropped while it was in
