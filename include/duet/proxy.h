@@ -110,10 +110,22 @@ struct proxy_remote;
 typedef struct scsi_dispatcher *(*proxy_lookup_fn)(void *arg,
 						   const char *target_name);
 
+/* Optional: does the owner's OWN iSCSI layer still have commands of an
+ * older session of (initiator, target) submitted or collecting data (e.g.
+ * the home session whose path just died)? While it says yes, the first
+ * commands of a new remote nexus of that pair are held; the orchestrator
+ * calls proxy_remote_kick() when that may have changed (a local session
+ * ended or drained). Once a nexus has passed, it is never held again, so
+ * two live sessions of one initiator (dm-multipath) do not stall. */
+typedef bool (*proxy_local_busy_fn)(void *arg, const char *initiator,
+				    const char *target);
+
 struct proxy_remote_cfg {
 	struct ic_link *link;
 	proxy_lookup_fn lookup;
 	void *lookup_arg;
+	proxy_local_busy_fn local_busy; /* may be NULL */
+	void *local_busy_arg;
 	unsigned max_nexus; /* remote I_T nexuses known at once; 0: 256 */
 	unsigned max_tasks; /* tasks received and not answered; 0: 4096 */
 	uint64_t max_bytes; /* data buffers of those tasks; 0: 512 MiB */
@@ -129,6 +141,8 @@ void proxy_remote_free(struct proxy_remote *r);
 bool proxy_remote_idle(const struct proxy_remote *r);
 void proxy_remote_link_down(struct proxy_remote *r);
 void proxy_remote_writable(struct proxy_remote *r);
+/* Re-check held commands (after local_busy may have changed). */
+void proxy_remote_kick(struct proxy_remote *r);
 uint8_t *proxy_remote_get_buf(struct proxy_remote *r, const struct ic_msg *m);
 void proxy_remote_recv(struct proxy_remote *r, const struct ic_msg *m,
 		       uint8_t *data, uint32_t data_len);

@@ -51,6 +51,7 @@ struct rm_nexus {
 	struct rm_task *head, *tail; /* outstanding, arrival order */
 	unsigned n_tasks, n_held, refs;
 	bool ended, end_reply;
+	bool released; /* passed its barrier once */
 	uint64_t end_tag;
 	uint32_t end_epoch;
 	uint32_t n_aborted, n_completed;
@@ -81,6 +82,8 @@ struct proxy_remote {
 	struct ic_link *link;
 	proxy_lookup_fn lookup;
 	void *lookup_arg;
+	proxy_local_busy_fn local_busy;
+	void *local_busy_arg;
 	unsigned max_nexus, max_tasks;
 	uint64_t max_bytes, bytes;
 	struct rm_nexus *nexuses;
@@ -170,9 +173,10 @@ static struct rm_nexus *nexus_get(struct proxy_remote *r,
 }
 
 /* Is x held back by an older command of another nexus of its group? */
-static bool nexus_blocked(const struct proxy_remote *r,
-			  const struct rm_nexus *x)
+static bool nexus_blocked(const struct proxy_remote *r, struct rm_nexus *x)
 {
+	if (x->released)
+		return false;
 	for (const struct rm_nexus *o = r->nexuses; o; o = o->next) {
 		if (o == x || !o->head || o->head->seq >= x->barrier)
 			continue;
@@ -180,6 +184,12 @@ static bool nexus_blocked(const struct proxy_remote *r,
 		    !strcmp(o->itn.target_name, x->itn.target_name))
 			return true;
 	}
+	if (r->local_busy &&
+	    r->local_busy(r->local_busy_arg, x->itn.initiator_name,
+			  x->itn.target_name))
+		return true;
+	/* from now on nothing older can appear: never check again */
+	x->released = true;
 	return false;
 }
 
@@ -923,12 +933,20 @@ int proxy_remote_new(const struct proxy_remote_cfg *cfg,
 	r->link = cfg->link;
 	r->lookup = cfg->lookup;
 	r->lookup_arg = cfg->lookup_arg;
+	r->local_busy = cfg->local_busy;
+	r->local_busy_arg = cfg->local_busy_arg;
 	r->max_nexus = cfg->max_nexus ? cfg->max_nexus : 256;
 	r->max_tasks = cfg->max_tasks ? cfg->max_tasks : 4096;
 	r->max_bytes = cfg->max_bytes ? cfg->max_bytes : 512ull << 20;
 	r->rq_tail = &r->rq_head;
 	*out = r;
 	return 0;
+}
+
+void proxy_remote_kick(struct proxy_remote *r)
+{
+	if (r->n_held)
+		release_held(r);
 }
 
 bool proxy_remote_idle(const struct proxy_remote *r)

@@ -284,11 +284,19 @@ static struct scsi_dispatcher *lookup(void *arg, const char *name)
 	return strcmp(name, TGT) ? NULL : &G.disp;
 }
 
+static bool local_busy_flag;
+
+static bool local_busy(void *arg, const char *initiator, const char *target)
+{
+	return local_busy_flag && !strcmp(target, TGT);
+}
+
 static void make_links(uint32_t tx_high_a, unsigned max_queued)
 {
 	struct ic_link_cfg ca, cb;
 	struct proxy_vadapter_cfg vc = {.max_queued = max_queued};
-	struct proxy_remote_cfg rc = {.lookup = lookup};
+	struct proxy_remote_cfg rc = {.lookup = lookup,
+				      .local_busy = local_busy};
 	char err[256];
 	int sv[2];
 
@@ -317,6 +325,7 @@ static int setup(void **state)
 	memset(&A, 0, sizeof(A));
 	memset(&B, 0, sizeof(B));
 	memset(&G, 0, sizeof(G));
+	local_busy_flag = false;
 	loglen = 0;
 	logbuf[0] = '\0';
 	strcpy(dir, "/tmp/duet-proxy-XXXXXX");
@@ -810,6 +819,32 @@ static void test_relink_waits_for_old(void **state)
 	it_free(r);
 }
 
+/* The owner's own iSCSI layer still has an old session of the initiator:
+ * a new remote nexus waits until it says otherwise (and kick). */
+static void test_local_busy_holds_new_nexus(void **state)
+{
+	struct itask *t;
+
+	make_links(0, 0);
+	local_busy_flag = true;
+	t = it_new(&itn1, SCSI_DIR_NONE, 0);
+	t->t.cdb_len = 6;
+	submit(t);
+	want_held = 1;
+	assert_true(run_until(remote_holds, 2000));
+	run_until(NULL, 50);
+	assert_int_equal(t->done, 0);
+	proxy_remote_kick(B.rm); /* still busy: nothing moves */
+	assert_int_equal(t->done, 0);
+	local_busy_flag = false;
+	proxy_remote_kick(B.rm);
+	assert_true(wait_tasks(&t, 1, 2000));
+	it_free(t);
+	/* passed once: never held again, even if the local side is busy */
+	local_busy_flag = true;
+	clear_ua(&itn1);
+}
+
 /* NEXUS_END of the old session aborts its held write; the new session's
  * write (same LBA) then runs: the final data is the new write's. */
 static void test_nexus_end_aborts_old(void **state)
@@ -994,6 +1029,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_nexus_waits_for_old,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relink_waits_for_old,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_local_busy_holds_new_nexus,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nexus_end_aborts_old,
 						setup, teardown),
