@@ -285,6 +285,7 @@ static struct scsi_dispatcher *lookup(void *arg, const char *name)
 }
 
 static bool local_busy_flag;
+static unsigned rm_max_tasks;
 
 static bool local_busy(void *arg, const char *initiator, const char *target)
 {
@@ -296,7 +297,8 @@ static void make_links(uint32_t tx_high_a, unsigned max_queued)
 	struct ic_link_cfg ca, cb;
 	struct proxy_vadapter_cfg vc = {.max_queued = max_queued};
 	struct proxy_remote_cfg rc = {.lookup = lookup,
-				      .local_busy = local_busy};
+				      .local_busy = local_busy,
+				      .max_tasks = rm_max_tasks};
 	char err[256];
 	int sv[2];
 
@@ -326,6 +328,7 @@ static int setup(void **state)
 	memset(&B, 0, sizeof(B));
 	memset(&G, 0, sizeof(G));
 	local_busy_flag = false;
+	rm_max_tasks = 0;
 	loglen = 0;
 	logbuf[0] = '\0';
 	strcpy(dir, "/tmp/duet-proxy-XXXXXX");
@@ -837,6 +840,7 @@ static void test_local_busy_holds_new_nexus(void **state)
 	proxy_remote_kick(B.rm); /* still busy: nothing moves */
 	assert_int_equal(t->done, 0);
 	local_busy_flag = false;
+	rm_max_tasks = 0;
 	proxy_remote_kick(B.rm);
 	assert_true(wait_tasks(&t, 1, 2000));
 	it_free(t);
@@ -966,6 +970,54 @@ static void test_backpressure(void **state)
 	assert_true(good >= 9);
 }
 
+static void test_owner_budget_task_set_full(void **state)
+{
+	struct itask *v[3];
+
+	rm_max_tasks = 2;
+	make_links(0, 0);
+	clear_ua(&itn1);
+	G.closed = true;
+	for (int i = 0; i < 3; i++) {
+		v[i] = it_rw(&itn1, true, (uint32_t)i * 8, 8, 0x33);
+		submit(v[i]);
+	}
+	assert_true(wait_tasks(&v[2], 1, 2000));
+	assert_int_equal(v[2]->t.status, SCSI_STATUS_TASK_SET_FULL);
+	assert_int_equal(G.n_held, 2);
+	gate_open();
+	assert_true(wait_tasks(v, 2, 2000));
+	for (int i = 0; i < 3; i++) {
+		if (i < 2)
+			assert_int_equal(v[i]->t.status, SCSI_STATUS_GOOD);
+		it_free(v[i]);
+	}
+	assert_true(logged("command refused"));
+}
+
+static void test_owner_error_fails_task(void **state)
+{
+	struct itask *w;
+	struct ic_msg m;
+
+	make_links(0, 0);
+	clear_ua(&itn1);
+	G.closed = true;
+	w = it_rw(&itn1, true, 0, 8, 0x44);
+	submit(w);
+	run_until(NULL, 100);
+	assert_int_equal(G.n_held, 1);
+	ic_msg_init(&m, IC_ERROR, G.held[0]->tag, 0);
+	m.u.error.code = IC_ERR_BAD_MESSAGE;
+	m.u.error.bad_type = IC_SCSI_CMD;
+	snprintf(m.u.error.reason, sizeof(m.u.error.reason), "test");
+	assert_int_equal(ic_link_send(B.l, &m, NULL, 0, NULL, NULL), 0);
+	assert_true(wait_tasks(&w, 1, 2000));
+	assert_int_equal(w->t.status, SCSI_STATUS_CHECK_CONDITION);
+	assert_int_equal(w->t.sense[2] & 0xf, SCSI_SK_HARDWARE_ERROR);
+	it_free(w);
+}
+
 static void fire(void *arg)
 {
 	(*(int *)arg)++;
@@ -1040,6 +1092,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_backpressure, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_owner_budget_task_set_full,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_error_fails_task,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote_wait_hook, setup,
 						teardown),
 	};
