@@ -179,6 +179,7 @@ struct proxy_remote_stats {
 	unsigned held;	  /* waiting for an older nexus to drain */
 	unsigned nexuses; /* known nexus entries (active or draining) */
 	uint64_t received, answered, aborted_link, refused;
+	uint64_t rsp_held; /* answers held because the link said -ENOBUFS */
 };
 void proxy_remote_get_stats(const struct proxy_remote *r,
 			    struct proxy_remote_stats *st);

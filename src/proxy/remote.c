@@ -61,6 +61,7 @@ struct rm_task {
 	struct scsi_task task;
 	struct rm_task *next, *prev; /* nexus outstanding list */
 	struct rm_task *qnext;	     /* response queue */
+	struct ic_msg *ctl;	     /* a queued control answer, not a task */
 	struct proxy_remote *r;
 	struct rm_nexus *nx;
 	uint64_t tag, seq;
@@ -102,6 +103,7 @@ struct proxy_remote {
 };
 
 static void maybe_free_remote(struct proxy_remote *r);
+static void send_ctl(struct proxy_remote *r, struct ic_msg *m);
 
 /* ------------------------------------------------------------------ */
 /* Nexus table */
@@ -196,19 +198,13 @@ static bool nexus_blocked(const struct proxy_remote *r, struct rm_nexus *x)
 static void nexus_send_end_done(struct proxy_remote *r, struct rm_nexus *x)
 {
 	struct ic_msg m;
-	int rc;
 
 	if (x->end_epoch != r->epoch)
 		return;
 	ic_msg_init(&m, IC_NEXUS_END_DONE, x->end_tag, 0);
 	m.u.nexus_done.n_aborted = x->n_aborted;
 	m.u.nexus_done.n_completed = x->n_completed;
-	rc = ic_link_send(r->link, &m, NULL, 0, NULL, NULL);
-	if (rc)
-		log_warn("proxy remote: NEXUS_END_DONE for %s -> %s not sent: "
-			 "%s",
-			 x->itn.initiator_name, x->itn.target_name,
-			 strerror(-rc));
+	send_ctl(r, &m);
 	log_info("proxy remote: nexus %s -> %s ended: %u aborted, %u "
 		 "completed",
 		 x->itn.initiator_name, x->itn.target_name, x->n_aborted,
@@ -241,6 +237,7 @@ static void rt_free(struct rm_task *rt)
 	}
 	r->bytes -= rt->bytes;
 	r->n_tasks--;
+	free(rt->ctl);
 	free(rt->task.buf);
 	free(rt);
 	maybe_free_remote(r);
@@ -308,6 +305,18 @@ static int send_rsp(struct proxy_remote *r, struct rm_task *rt)
 		rt_free(rt);
 		return 0;
 	}
+	if (rt->ctl) {
+		rc = ic_link_send(r->link, rt->ctl, NULL, 0, NULL, NULL);
+		if (rc == -ENOBUFS)
+			return rc;
+		if (rc)
+			log_warn("proxy remote: %s tag 0x%016" PRIx64
+				 " not sent: %s",
+				 ic_type_name(rt->ctl->hdr.type),
+				 rt->ctl->hdr.tag, strerror(-rc));
+		rt_free(rt);
+		return 0;
+	}
 	ic_rsp_from_task(&m, &rt->task, rt->tag, &dlen);
 	rc = ic_link_send(r->link, &m, rt->task.buf, dlen, rsp_sent, rt);
 	if (rc == -ENOBUFS)
@@ -330,8 +339,44 @@ static void respond(struct proxy_remote *r, struct rm_task *rt)
 	if (!r->rq_head && send_rsp(r, rt) == 0)
 		return;
 	rt->qnext = NULL;
+	r->st.rsp_held++;
 	*r->rq_tail = rt;
 	r->rq_tail = &rt->qnext;
+}
+
+/* A field-only answer (SCSI_RSP without data, TMF_RSP, NEXUS_END_DONE),
+ * in order behind the held responses. */
+static void send_ctl(struct proxy_remote *r, struct ic_msg *m)
+{
+	struct rm_task *rt;
+	int rc;
+
+	if (!r->rq_head) {
+		rc = ic_link_send(r->link, m, NULL, 0, NULL, NULL);
+		if (rc != -ENOBUFS) {
+			if (rc)
+				log_warn("proxy remote: %s tag 0x%016" PRIx64
+					 " not sent: %s",
+					 ic_type_name(m->hdr.type), m->hdr.tag,
+					 strerror(-rc));
+			return;
+		}
+	}
+	rt = calloc(1, sizeof(*rt));
+	if (rt)
+		rt->ctl = malloc(sizeof(*m));
+	if (!rt || !rt->ctl) {
+		free(rt);
+		log_err("proxy remote: no memory to hold %s tag 0x%016" PRIx64
+			"; the proxy node fails it when the link drops",
+			ic_type_name(m->hdr.type), m->hdr.tag);
+		return;
+	}
+	*rt->ctl = *m;
+	rt->r = r;
+	rt->epoch = r->epoch;
+	r->n_tasks++;
+	respond(r, rt);
 }
 
 void proxy_remote_writable(struct proxy_remote *r)
@@ -474,10 +519,7 @@ static void refuse(struct proxy_remote *r, const struct ic_msg *m,
 	ic_msg_init(&rsp, IC_SCSI_RSP, m->hdr.tag, m->hdr.lun);
 	rsp.u.rsp.status = status;
 	r->st.refused++;
-	if (ic_link_send(r->link, &rsp, NULL, 0, NULL, NULL))
-		log_err("proxy remote: cannot refuse SCSI_CMD tag 0x%016" PRIx64
-			"; the proxy node fails it when the link drops",
-			m->hdr.tag);
+	send_ctl(r, &rsp);
 }
 
 uint8_t *proxy_remote_get_buf(struct proxy_remote *r, const struct ic_msg *m)
@@ -577,10 +619,7 @@ static void tmf_finish(struct scsi_tmf *tmf)
 	if (rf->reply && rf->epoch == r->epoch) {
 		ic_msg_init(&m, IC_TMF_RSP, rf->tag, tmf->lun);
 		m.u.tmf_rsp.result = (uint8_t)tmf->result;
-		if (ic_link_send(r->link, &m, NULL, 0, NULL, NULL))
-			log_warn("proxy remote: TMF_RSP tag 0x%016" PRIx64
-				 " not sent",
-				 rf->tag);
+		send_ctl(r, &m);
 	}
 	if (rf->nx)
 		nexus_put(r, rf->nx);
@@ -693,7 +732,7 @@ static void recv_tmf(struct proxy_remote *r, const struct ic_msg *m)
 	if (!rf) {
 		ic_msg_init(&rsp, IC_TMF_RSP, m->hdr.tag, m->hdr.lun);
 		rsp.u.tmf_rsp.result = SCSI_TMF_FAILED;
-		ic_link_send(r->link, &rsp, NULL, 0, NULL, NULL);
+		send_ctl(r, &rsp);
 		return;
 	}
 	rf->r = r;
@@ -792,8 +831,7 @@ static void recv_nexus_end(struct proxy_remote *r, const struct ic_msg *m)
 		 x ? x->n_tasks : 0);
 	if (!x) {
 		ic_msg_init(&rsp, IC_NEXUS_END_DONE, m->hdr.tag, 0);
-		if (ic_link_send(r->link, &rsp, NULL, 0, NULL, NULL))
-			log_warn("proxy remote: NEXUS_END_DONE not sent");
+		send_ctl(r, &rsp);
 		return;
 	}
 	x->end_reply = true;
@@ -837,6 +875,7 @@ void proxy_remote_link_down(struct proxy_remote *r)
 	struct rm_task *rt;
 	unsigned n = r->n_tasks;
 
+	r->st.aborted_link += n;
 	r->epoch++;
 	if (r->rx) {
 		rt_free(r->rx);

@@ -286,6 +286,7 @@ static struct scsi_dispatcher *lookup(void *arg, const char *name)
 
 static bool local_busy_flag;
 static unsigned rm_max_tasks;
+static uint32_t tx_high_b;
 
 static bool local_busy(void *arg, const char *initiator, const char *target)
 {
@@ -305,6 +306,7 @@ static void make_links(uint32_t tx_high_a, unsigned max_queued)
 	link_cfg(&ca, "a", "b");
 	link_cfg(&cb, "b", "a");
 	ca.tx_high_water = tx_high_a;
+	cb.tx_high_water = tx_high_b;
 	assert_int_equal(
 		ic_link_new(base, &ca, &ops, &A, &A.l, err, sizeof(err)), 0);
 	assert_int_equal(
@@ -329,6 +331,7 @@ static int setup(void **state)
 	memset(&G, 0, sizeof(G));
 	local_busy_flag = false;
 	rm_max_tasks = 0;
+	tx_high_b = 0;
 	loglen = 0;
 	logbuf[0] = '\0';
 	strcpy(dir, "/tmp/duet-proxy-XXXXXX");
@@ -841,6 +844,7 @@ static void test_local_busy_holds_new_nexus(void **state)
 	assert_int_equal(t->done, 0);
 	local_busy_flag = false;
 	rm_max_tasks = 0;
+	tx_high_b = 0;
 	proxy_remote_kick(B.rm);
 	assert_true(wait_tasks(&t, 1, 2000));
 	it_free(t);
@@ -1018,6 +1022,41 @@ static void test_owner_error_fails_task(void **state)
 	it_free(w);
 }
 
+/* The owner's TX queue is full: its responses wait and go out in order. */
+static void test_owner_backpressure(void **state)
+{
+	struct itask *v[16];
+	struct proxy_remote_stats rs;
+
+	tx_high_b = 64 * 1024;
+	make_links(0, 0);
+	clear_ua(&itn1);
+	for (int i = 0; i < 16; i++) {
+		struct itask *w = it_rw(&itn1, true, (uint32_t)i * 128, 128,
+					(uint8_t)(0x60 + i));
+
+		submit(w);
+		assert_true(wait_tasks(&w, 1, 2000));
+		assert_int_equal(w->t.status, SCSI_STATUS_GOOD);
+		it_free(w);
+	}
+	for (int i = 0; i < 16; i++) {
+		v[i] = it_rw(&itn1, false, (uint32_t)i * 128, 128, 0);
+		submit(v[i]);
+	}
+	assert_true(wait_tasks(v, 16, 3000));
+	for (int i = 0; i < 16; i++) {
+		assert_int_equal(v[i]->t.status, SCSI_STATUS_GOOD);
+		assert_int_equal(v[i]->t.data_len, 128 * 512);
+		assert_int_equal(v[i]->t.buf[0], 0x60 + i);
+		assert_int_equal(v[i]->t.buf[128 * 512 - 1], 0x60 + i);
+		it_free(v[i]);
+	}
+	proxy_remote_get_stats(B.rm, &rs);
+	assert_int_equal(rs.answered, rs.received);
+	assert_true(rs.rsp_held > 0);
+}
+
 static void fire(void *arg)
 {
 	(*(int *)arg)++;
@@ -1096,6 +1135,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owner_error_fails_task,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_backpressure, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_remote_wait_hook, setup,
 						teardown),
 	};
