@@ -433,9 +433,10 @@ static void rt_finished(struct rm_task *rt)
 				x->n_completed++;
 		}
 		rt->nx = NULL;
-		nexus_put(r, x);
 	}
-	respond(r, rt);
+	respond(r, rt); /* before a NEXUS_END_DONE that nexus_put may send */
+	if (x)
+		nexus_put(r, x);
 	if (r->n_held)
 		release_held(r);
 	if (r->waiters)
