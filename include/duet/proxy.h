@@ -133,10 +133,11 @@ struct proxy_remote_cfg {
 
 int proxy_remote_new(const struct proxy_remote_cfg *cfg,
 		     struct proxy_remote **out);
-/* Aborts what is still running (as on link down) and frees the adapter
- * once the last task completed; the caller must keep the event loop and
- * the dispatchers alive until proxy_remote_idle() (tests) or just leak the
- * wait at shutdown. Safe to call with tasks in flight. */
+/* Aborts what is still running (as on link down); the memory goes when
+ * the last of those tasks completed (at once if none), so the dispatchers
+ * and the loop must keep running until then; r must not be used after
+ * this call. Call it after ic_link_free(); nothing touches the link after
+ * link_down. Wait for proxy_remote_idle() first for a clean shutdown. */
 void proxy_remote_free(struct proxy_remote *r);
 bool proxy_remote_idle(const struct proxy_remote *r);
 void proxy_remote_link_down(struct proxy_remote *r);

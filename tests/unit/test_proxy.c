@@ -645,6 +645,47 @@ static void test_lun_reset_forwarded(void **state)
 	assert_true(logged("TMF 5 from"));
 }
 
+/* The owner answers the LUN RESET while the tasks are still running
+ * (already at the disk): the TMF completes only once they did; a link
+ * cut then completes them (retryable) and the TMF after them. */
+static void test_tmf_waits_for_tasks(void **state)
+{
+	struct itask *v[2];
+	struct tmf_probe p = {0};
+	struct proxy_vadapter_stats st;
+
+	make_links(0, 0);
+	clear_ua(&itn1);
+	G.closed = true;
+	G.sticky = true;
+	for (int i = 0; i < 2; i++) {
+		v[i] = it_rw(&itn1, true, 0, 8, 0xee);
+		submit(v[i]);
+	}
+	run_until(NULL, 100);
+	assert_int_equal(G.n_held, 2);
+	p.tmf.fn = SCSI_TMF_LUN_RESET;
+	p.tmf.itn = &itn1;
+	p.tmf.lun = scsi_lun_encode(0);
+	p.tmf.done = probe_done;
+	p.v = v;
+	p.n = 2;
+	probe_cur = &p;
+	scsi_dispatch_tmf(vad(), &p.tmf);
+	run_until(NULL, 200);
+	assert_true(logged("TMF 5 from"));
+	assert_int_equal(p.done, 0); /* answered, but its tasks run */
+	proxy_vadapter_get_stats(A.va, &st);
+	assert_int_equal(st.tmfs, 1);
+	ic_link_drop(A.l, "test cut");
+	assert_int_equal(p.done, 1);
+	assert_int_equal(p.tasks_done_at_tmf, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_true(is_nexus_loss_ua(&v[i]->t));
+		it_free(v[i]);
+	}
+}
+
 static void test_abort_task_forwarded(void **state)
 {
 	struct itask *v[2];
@@ -1112,6 +1153,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_64_in_flight, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_lun_reset_forwarded, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tmf_waits_for_tasks, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_abort_task_forwarded,
 						setup, teardown),
