@@ -84,6 +84,9 @@ enum ic_type {
 	IC_TAKEOVER_ACK = 34,
 	IC_GIVEBACK_REQ = 35,
 	IC_GIVEBACK_ACK = 36,
+	/* One message of the failover state machine (ha_fsm.h: enum ha_msg
+	 * + its argument bits), the set the pair actually uses. */
+	IC_HA = 37,
 };
 
 /* ERROR codes. */
@@ -228,6 +231,15 @@ struct ic_ha_ack {
 	uint32_t epoch;
 };
 
+/* IC_HA: 8 bytes: code (u8, < IC_HA_CODE_LIMIT), 3 zero bytes, arg (u32).
+ * The codec checks only the bound; the receiver checks the code against
+ * the messages it knows and the arg's bits. */
+#define IC_HA_CODE_LIMIT 32
+struct ic_ha {
+	uint8_t code; /* enum ha_msg */
+	uint32_t arg; /* HA_SYNC_* bits for SYNC, else 0 */
+};
+
 struct ic_msg {
 	struct ic_hdr hdr;
 	union {
@@ -244,6 +256,7 @@ struct ic_msg {
 		struct ic_path_state path;
 		struct ic_ha_req ha_req;
 		struct ic_ha_ack ha_ack;
+		struct ic_ha ha;
 	} u;
 };
 

@@ -36,6 +36,7 @@ static const char *const type_names[] = {
 	[IC_TAKEOVER_ACK] = "TAKEOVER_ACK",
 	[IC_GIVEBACK_REQ] = "GIVEBACK_REQ",
 	[IC_GIVEBACK_ACK] = "GIVEBACK_ACK",
+	[IC_HA] = "HA",
 };
 
 bool ic_type_known(unsigned type)
@@ -504,6 +505,13 @@ static void enc_fields(struct wr *w, const struct ic_msg *m, uint32_t dlen)
 	case IC_GIVEBACK_ACK:
 		enc_ha_ack(w, &m->u.ha_ack);
 		break;
+	case IC_HA:
+		if (m->u.ha.code >= IC_HA_CODE_LIMIT && !w->err)
+			w->err = -EINVAL;
+		w_u8(w, m->u.ha.code);
+		w_bytes(w, "\0\0\0", 3);
+		w_u32(w, m->u.ha.arg);
+		break;
 	default:
 		w->err = -EINVAL;
 	}
@@ -556,6 +564,12 @@ static void dec_fields(struct rd *r, struct ic_msg *m, uint32_t dlen)
 	case IC_TAKEOVER_ACK:
 	case IC_GIVEBACK_ACK:
 		dec_ha_ack(r, &m->u.ha_ack);
+		break;
+	case IC_HA:
+		m->u.ha.code = r_u8(r);
+		r_zero(r, 3);
+		m->u.ha.arg = r_u32(r);
+		r_proto_if(r, m->u.ha.code >= IC_HA_CODE_LIMIT);
 		break;
 	default:
 		r->err = -EOPNOTSUPP;

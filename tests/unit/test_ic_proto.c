@@ -20,7 +20,7 @@ static const unsigned all_types[] = {
 	IC_HELLO,	 IC_HELLO_AUTH,	    IC_HEARTBEAT,    IC_ERROR,
 	IC_SCSI_CMD,	 IC_SCSI_RSP,	    IC_TMF_REQ,	     IC_TMF_RSP,
 	IC_NEXUS_END,	 IC_NEXUS_END_DONE, IC_PATH_STATE,   IC_TAKEOVER_REQ,
-	IC_TAKEOVER_ACK, IC_GIVEBACK_REQ,   IC_GIVEBACK_ACK,
+	IC_TAKEOVER_ACK, IC_GIVEBACK_REQ,   IC_GIVEBACK_ACK, IC_HA,
 };
 
 static uint8_t data_buf[8192];
@@ -108,6 +108,10 @@ static uint32_t sample(unsigned type, struct ic_msg *m)
 	case IC_GIVEBACK_ACK:
 		m->u.ha_ack.result = IC_HA_OK;
 		m->u.ha_ack.epoch = 12;
+		return 0;
+	case IC_HA:
+		m->u.ha.code = 2;
+		m->u.ha.arg = 0x5;
 		return 0;
 	}
 	fail_msg("no sample for type %u", type);
@@ -432,6 +436,23 @@ static void test_semantic_checks(void **state)
 	put_be16(f + 52, 30);
 	f[54 + 3] = 0; /* embedded NUL */
 	assert_int_equal(decode_fields(IC_SCSI_CMD, f, flen, 0), -EPROTO);
+
+	/* HA: code above the bound, non-zero reserved bytes, wrong size. */
+	build(IC_HA, frame, sizeof(frame), &m, &flen);
+	assert_int_equal(flen, 8);
+	memcpy(f, frame + IC_HDR_LEN, flen);
+	assert_int_equal(decode_fields(IC_HA, f, flen, 0), 0);
+	f[0] = IC_HA_CODE_LIMIT;
+	assert_int_equal(decode_fields(IC_HA, f, flen, 0), -EPROTO);
+	f[0] = 2;
+	f[2] = 1;
+	assert_int_equal(decode_fields(IC_HA, f, flen, 0), -EPROTO);
+	f[2] = 0;
+	assert_int_not_equal(decode_fields(IC_HA, f, 7, 0), 0);
+	assert_int_not_equal(decode_fields(IC_HA, f, 9, 0), 0);
+	ic_msg_init(&m, IC_HA, 1, 0);
+	m.u.ha.code = IC_HA_CODE_LIMIT;
+	assert_int_equal(ic_msg_encode(&m, 0, frame, sizeof(frame)), -EINVAL);
 
 	/* SCSI_RSP: data above xfer_len, sense too long, unknown flag. */
 	build(IC_SCSI_RSP, frame, sizeof(frame), &m, &flen);
