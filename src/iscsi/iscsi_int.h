@@ -335,6 +335,8 @@ void iscsi_port_check_drained(struct iscsi_port *port);
 void iscsi_port_unlisten_all(void);
 /* A connection of the port was freed (a freed port may now go). */
 void iscsi_port_conn_gone(struct iscsi_port *port);
+/* A command of a connection of the port completed at its dispatcher. */
+void iscsi_port_task_done(struct iscsi_port *port);
 /* The tag a target has on this port (the port's, or the target's own
  * when the port's is 0 or port is NULL). */
 uint16_t iscsi_port_target_tpgt(const struct iscsi_port *port,

@@ -48,6 +48,9 @@ struct iscsi_port {
 	bool drained_sent;
 	bool dead; /* freed once no connection or session uses it */
 	struct event *ev_drained; /* drained() runs from the loop */
+	iscsi_port_drained_fn activity; /* one-shot, see notify_activity */
+	void *activity_arg;
+	struct event *ev_activity;
 	struct iscsi_port *next;
 };
 
@@ -88,6 +91,8 @@ static void port_destroy(struct iscsi_port *port)
 	free(port->ls);
 	if (port->ev_drained)
 		event_free(port->ev_drained);
+	if (port->ev_activity)
+		event_free(port->ev_activity);
 	free(port);
 }
 
@@ -102,6 +107,7 @@ void iscsi_port_free(struct iscsi_port *port)
 	iscsi_port_unlisten(port);
 	iscsi_port_drop_sessions(port);
 	port->drained = NULL;
+	port->activity = NULL;
 	port->dead = true;
 	for (pp = &ports; *pp && *pp != port; pp = &(*pp)->next)
 		;
@@ -114,6 +120,70 @@ void iscsi_port_conn_gone(struct iscsi_port *port)
 {
 	if (port && port->dead)
 		port_destroy(port);
+	else
+		iscsi_port_task_done(port);
+}
+
+static void activity_fire(int fd, short what, void *arg)
+{
+	struct iscsi_port *port = arg;
+	iscsi_port_drained_fn fn = port->activity;
+
+	port->activity = NULL;
+	if (fn)
+		fn(port, port->activity_arg);
+}
+
+void iscsi_port_notify_activity(struct iscsi_port *port,
+				iscsi_port_drained_fn fn, void *arg)
+{
+	if (!port)
+		return;
+	port->activity = fn;
+	port->activity_arg = arg;
+}
+
+void iscsi_port_task_done(struct iscsi_port *port)
+{
+	static const struct timeval now = {0, 0};
+
+	if (!port || !port->activity)
+		return;
+	if (!iscsi_g.base) {
+		activity_fire(-1, 0, port);
+		return;
+	}
+	if (!port->ev_activity)
+		port->ev_activity =
+			event_new(iscsi_g.base, -1, 0, activity_fire, port);
+	if (!port->ev_activity || event_add(port->ev_activity, &now) < 0)
+		activity_fire(-1, 0, port);
+}
+
+static bool conn_busy(const struct iscsi_conn *c)
+{
+	if (c->n_scsi)
+		return true;
+	for (const struct iscsi_task *t = c->tasks; t; t = t->next)
+		if (t->state == T_DATA && !t->dropped)
+			return true;
+	return false;
+}
+
+bool iscsi_port_nexus_busy(const struct iscsi_port *port,
+			   const char *initiator, const char *target)
+{
+	for (const struct iscsi_conn *c = iscsi_g.conns; c; c = c->next) {
+		const struct scsi_itn *itn;
+
+		if (c->port != port || !c->sess)
+			continue;
+		itn = &c->sess->itn;
+		if (!strcmp(itn->initiator_name, initiator) &&
+		    !strcasecmp(itn->target_name, target) && conn_busy(c))
+			return true;
+	}
+	return false;
 }
 
 int iscsi_port_add_portal(struct iscsi_port *port, const struct cfg_portal *p,

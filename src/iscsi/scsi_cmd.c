@@ -299,8 +299,10 @@ static void task_done_cb(struct scsi_task *st)
 	struct iscsi_task *t = st->priv;
 	struct iscsi_conn *c = t->conn;
 
-	if (c)
+	if (c) {
 		c->n_scsi--;
+		iscsi_port_task_done(c->port);
+	}
 	if (st->aborted || !c || c->state == CONN_CLOSED) {
 		iscsi_task_free(t);
 		return;
