@@ -33,6 +33,7 @@
 #include "duet/ctl.h"
 #include "duet/iscsi.h"
 #include "duet/log.h"
+#include "duet/node.h"
 #include "duet/scsi.h"
 #include "duet/version.h"
 
@@ -59,6 +60,7 @@ struct app {
 	struct duet_config cfg;
 	struct event_base *base;
 	struct scsi_target **targets; /* one per cfg.targets[i] */
+	struct duet_node *node;	      /* the HA pair (cluster config) */
 	struct event *sig_term, *sig_int, *sig_hup, *grace;
 	bool bs_started;
 	bool stopping;
@@ -395,8 +397,8 @@ static int add_targets(struct app *a)
 				failed++;
 			}
 		}
-		if (failed)
-			continue; /* report every bad LUN, then stop */
+		if (failed || a->cfg.has_cluster)
+			continue; /* bad LUN: report all; pair: node ports */
 		if (iscsi_target_register(ct, scsi_target_dispatcher(t)) < 0) {
 			log_err("target %s: cannot register", ct->name);
 			return -EINVAL;
@@ -538,6 +540,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	a->grace = evtimer_new(a->base, on_grace_timeout, a);
 	if (a->grace)
 		evtimer_add(a->grace, &tv);
+	node_stop(a->node); /* the pair: link, adapters, moved addresses */
 	iscsi_shutdown(on_iscsi_stopped, a);
 }
 
@@ -583,8 +586,13 @@ static int start(struct app *a)
 		log_err("cannot start the iSCSI layer: %s", strerror(-ret));
 		return -1;
 	}
-	if (listen_portals(a) < 0 || start_ctl(a) < 0)
+	if (a->cfg.has_cluster) {
+		if (start_ctl(a) < 0 ||
+		    node_start(a->base, &a->cfg, a->targets, &a->node) < 0)
+			return -1;
+	} else if (listen_portals(a) < 0 || start_ctl(a) < 0) {
 		return -1;
+	}
 	for (size_t i = 0; i < a->cfg.n_targets; i++)
 		n_luns += a->cfg.targets[i].n_luns;
 	log_info("duetd %s ready: %zu target%s, %zu LUN%s, %zu portal%s%s%s",
@@ -600,6 +608,8 @@ static int start(struct app *a)
 static void cleanup(struct app *a)
 {
 	ctl_server_stop();
+	node_free(a->node);
+	a->node = NULL;
 	if (a->bs_started)
 		bs_shutdown();
 	iscsi_target_registry_clear();

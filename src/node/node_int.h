@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private to src/node/: node.c (ports, link, adapters, life cycle),
+ * node_ha.c (path, state machine, actions), node_ctl.c (control). */
+#ifndef DUET_NODE_INT_H
+#define DUET_NODE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "duet/config.h"
+#include "duet/ha_fsm.h"
+#include "duet/ha_path.h"
+#include "duet/ha_takeover.h"
+#include "duet/ic_link.h"
+#include "duet/iscsi.h"
+#include "duet/node.h"
+#include "duet/proxy.h"
+
+struct event;
+
+/* Administrator override of the client path (`duetctl path`). */
+enum node_force {
+	NODE_PATH_AUTO = -1,
+	NODE_PATH_FORCE_DOWN = 0,
+	NODE_PATH_FORCE_UP = 1,
+};
+
+struct node_counters {
+	uint64_t failovers;   /* entered PROXYING_FOR_PARTNER */
+	uint64_t givebacks;   /* PROXYING -> NORMAL through giveback */
+	uint64_t taken_over;  /* partner started proxying for us */
+	uint64_t taken_back;  /* we took our portals back */
+	uint64_t ic_ups, ic_downs;
+	uint64_t proxy_drops; /* proxy connections dropped (IC down / giveback) */
+	uint64_t ha_rx, ha_tx, ha_bad;
+};
+
+struct duet_node {
+	struct event_base *base;
+	const struct duet_config *cfg;
+	const struct cfg_node *self, *partner;
+	bool takeover; /* proxy form */
+	struct scsi_target *const *targets;
+	size_t n_targets;
+	struct iscsi_port *home, *proxy;
+	struct ic_link *link;
+	struct proxy_vadapter *va;
+	struct proxy_remote *rm;
+	char ic_listen[96], ic_peer[96];
+	/* HA */
+	struct ha_fsm fsm;
+	bool fsm_ready;
+	struct event *ev_fsm;	/* the machine's deadline */
+	struct ha_path_mon *pmon; /* NULL without client_interface */
+	struct ha_damper damper;  /* forced / interface-less path */
+	struct event *ev_damp;
+	enum node_force force;
+	bool path_up;	/* what the machine was told last */
+	bool want_drain; /* proxy-drain asked, drain-done not yet fed */
+	bool ic_suspended; /* proxy port refused because the link is down */
+	bool own_sets, partner_sets;
+	struct ha_addrset own_set, partner_set;
+	enum ha_state last_state;
+	uint64_t state_since_ms;
+	uint64_t t_path_down_ms, t_path_up_ms; /* for `pair` */
+	struct node_counters cnt;
+	bool stopping;
+};
+
+uint64_t node_now_ms(void);
+
+/* node_ha.c */
+int node_ha_start(struct duet_node *n);
+void node_ha_stop(struct duet_node *n);
+/* Feed an event to the machine, then carry out what follows from it. */
+void node_ha_event(struct duet_node *n, enum ha_event ev, uint32_t arg);
+/* The link's IC_HA message. */
+void node_ha_recv(struct duet_node *n, const struct ic_msg *m);
+void node_ha_link_up(struct duet_node *n);
+void node_ha_link_down(struct duet_node *n);
+void node_ha_set_force(struct duet_node *n, enum node_force f);
+int node_path_raw(const struct duet_node *n);
+const char *node_force_name(enum node_force f);
+
+/* node_ctl.c */
+void node_ctl_register(struct duet_node *n);
+
+#endif
