@@ -71,6 +71,7 @@ stop() {
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	echo "stopped (config, key, images and logs stay in $RUN_DIR/)"
+	exit 0
 }
 trap stop INT TERM EXIT
 
