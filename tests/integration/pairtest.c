@@ -58,6 +58,7 @@ struct pt_writer {
 	double t0, last_done, next_issue;
 	struct pt_result r;
 	atomic_bool stop;
+	atomic_bool abort_now;
 	bool closing; /* tearing contexts down: callbacks only free */
 	atomic_int n_marks;
 	atomic_uint_fast64_t acked_pub; /* for other threads */
@@ -673,6 +674,8 @@ int pt_writer_run(struct pt_writer *w)
 		}
 		if (draining && w->inflight == 0)
 			break;
+		if (atomic_load(&w->abort_now))
+			hard_end = t;
 		if (t >= hard_end) {
 			logj(w, "drain_timeout", "\"inflight\":%d",
 			     w->inflight);
@@ -699,6 +702,12 @@ int pt_writer_run(struct pt_writer *w)
 
 void pt_writer_stop(struct pt_writer *w)
 {
+	atomic_store(&w->stop, true);
+}
+
+void pt_writer_abort(struct pt_writer *w)
+{
+	atomic_store(&w->abort_now, true);
 	atomic_store(&w->stop, true);
 }
 

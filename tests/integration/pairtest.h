@@ -92,6 +92,9 @@ int pt_writer_connect(struct pt_writer *w);
 int pt_writer_run(struct pt_writer *w);
 
 void pt_writer_stop(struct pt_writer *w);
+/* Stop without draining (teardown after a failure): what is in flight is
+ * counted abandoned. pt_writer_run() returns within one path attempt. */
+void pt_writer_abort(struct pt_writer *w);
 
 /* Note a moment ("pull", "restore"); returns its index or -1. */
 int pt_writer_mark(struct pt_writer *w, const char *label);

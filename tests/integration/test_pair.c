@@ -234,7 +234,7 @@ static int teardown(void **state)
 	if (!e)
 		return 0;
 	if (e->th_running) {
-		pt_writer_stop(e->w);
+		pt_writer_abort(e->w);
 		pthread_join(e->th, NULL); /* bounded by drain_timeout_s */
 		e->th_running = false;
 	}
@@ -318,13 +318,13 @@ static bool wait_reachable(const char *addr, int port, int timeout_ms)
 
 static int start_single(struct env *e)
 {
-	char lun[256];
-	char *args[] = {"--portal", "198.51.100.11:3260",
-			"--target", IQN_A,
-			"--lun",    lun,
-			NULL};
+	char lun[256], ctl[192];
+	char *args[] = {
+		"--portal", "198.51.100.11:3260", "--target", IQN_A, "--lun",
+		lun,	    "--ctl-socket",	  ctl,	      NULL};
 
 	snprintf(lun, sizeof(lun), "%s/a-disk0.img:%s", e->dir, LUN_SIZE);
+	snprintf(ctl, sizeof(ctl), "%s/a.sock", e->dir);
 	e->node[0] = spawn_in(e, "a", "a.log", args);
 	if (e->node[0] < 0 || !wait_reachable("198.51.100.11", 3260, 10000)) {
 		dump_logs(e);
@@ -401,7 +401,12 @@ static const char *home_addr(enum form form, int n)
 
 static pid_t start_node(struct env *e, int n, const char *conf)
 {
-	char *args[] = {"-c", (char *)conf, "-n", n ? "b" : "a", NULL};
+	char ctl[192];
+	char *args[] = {"-c",		(char *)conf, "-n", n ? "b" : "a",
+			"--ctl-socket", ctl,	      NULL};
+
+	/* one filesystem for both nodes: each its own control socket */
+	snprintf(ctl, sizeof(ctl), "%s/%c.sock", e->dir, n ? 'b' : 'a');
 	return spawn_in(e, n ? "b" : "a", n ? "b.log" : "a.log", args);
 }
 
@@ -583,17 +588,17 @@ static const char *url_a_single = "iscsi://198.51.100.11/" IQN_A "/0";
 static void test_single_restart(void **state)
 {
 	struct env *e = *state;
-	char lun[256];
-	char *args[] = {"--portal", "198.51.100.11:3260",
-			"--target", IQN_A,
-			"--lun",    lun,
-			NULL};
+	char lun[256], ctl[192];
+	char *args[] = {
+		"--portal", "198.51.100.11:3260", "--target", IQN_A, "--lun",
+		lun,	    "--ctl-socket",	  ctl,	      NULL};
 	const struct pt_result *r;
 	int mk;
 
 	SKIP_IF_CANNOT(e);
 	assert_int_equal(start_single(e), 0);
 	snprintf(lun, sizeof(lun), "%s/a-disk0.img:%s", e->dir, LUN_SIZE);
+	snprintf(ctl, sizeof(ctl), "%s/a.sock", e->dir);
 	writer_start(e, &url_a_single, 1, 8);
 	assert_true(wait_progress(e, 2000, 10) >= 0);
 	mk = pt_writer_mark(e->w, "kill");
