@@ -40,6 +40,7 @@ struct path {
 	struct iscsi_context *ctx;
 	struct iscsi_url *url;
 	bool failed; /* needs replacing (deferred out of callbacks) */
+	const char *why;
 	double last_nop;
 };
 
@@ -55,7 +56,8 @@ struct pt_writer {
 	uint64_t *acked_seq; /* per block: last acknowledged, 0 none */
 	uint64_t *max_seq;   /* per block: last issued, 0 none */
 	uint64_t next_seq, rng;
-	double t0, last_done, next_issue;
+	double t0, last_done, next_issue, next_progress;
+	uint64_t progress_acked;
 	struct pt_result r;
 	atomic_bool stop;
 	atomic_bool abort_now;
@@ -242,6 +244,7 @@ static void path_close(struct path *p)
 		p->url = NULL;
 	}
 	p->failed = false;
+	p->why = NULL;
 }
 
 void pt_writer_free(struct pt_writer *w)
@@ -547,8 +550,10 @@ static void issue_new(struct pt_writer *w)
 			double t = now_s();
 			if (t < w->next_issue)
 				return;
+			/* catch up after a slow poll, but no burst after
+			 * a stall */
 			w->next_issue =
-				MAX_D(t, w->next_issue) + 1 / w->cfg.rate;
+				MAX_D(t - 0.1, w->next_issue) + 1 / w->cfg.rate;
 		}
 		s->blk = blk;
 		s->seq = w->next_seq++;
@@ -598,6 +603,7 @@ static void nop_tick(struct pt_writer *w)
 		logj(w, "nop_timeout", "\"path\":%d", w->active);
 		if (w->cfg.n_urls > 1) {
 			p->failed = true;
+			p->why = "NOP timeout";
 			iscsi_scsi_cancel_all_tasks(p->ctx);
 		} else {
 			iscsi_reconnect(p->ctx);
@@ -614,9 +620,8 @@ static void path_failover(struct pt_writer *w)
 	int old = w->active;
 
 	if (old >= 0) {
-		logj(w, "path_down", "\"path\":%d,\"err\":\"%s\"", old,
-		     w->paths[old].ctx ? iscsi_get_error(w->paths[old].ctx)
-				       : "-");
+		logj(w, "path_down", "\"path\":%d,\"why\":\"%s\"", old,
+		     w->paths[old].why ? w->paths[old].why : "connection lost");
 		if (w->paths[old].ctx)
 			iscsi_scsi_cancel_all_tasks(w->paths[old].ctx);
 		path_close(&w->paths[old]);
@@ -637,6 +642,23 @@ static void path_failover(struct pt_writer *w)
 	}
 	if (old >= 0 && w->active == old)
 		logj(w, "path_back", "\"path\":%d", old);
+}
+
+static void progress_tick(struct pt_writer *w)
+{
+	double t = rel(w);
+
+	if (w->cfg.progress_s <= 0 || t < w->next_progress)
+		return;
+	logj(w, "progress",
+	     "\"acked\":%" PRIu64 ",\"iops\":%.0f,\"inflight\":%d,"
+	     "\"path\":%d,\"retries\":%" PRIu64 ",\"errors\":%" PRIu64,
+	     w->r.acked,
+	     (double)(w->r.acked - w->progress_acked) / w->cfg.progress_s,
+	     w->inflight, w->active,
+	     w->r.retry_ua + w->r.retry_busy + w->r.requeued, w->r.hard_errors);
+	w->progress_acked = w->r.acked;
+	w->next_progress = t + w->cfg.progress_s;
 }
 
 static void service_once(struct pt_writer *w)
@@ -690,6 +712,7 @@ int pt_writer_run(struct pt_writer *w)
 		if (!draining)
 			issue_new(w);
 		nop_tick(w);
+		progress_tick(w);
 		if (w->active >= 0 && !w->paths[w->active].failed)
 			service_once(w);
 	}

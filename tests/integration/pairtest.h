@@ -47,7 +47,8 @@ struct pt_config {
 	int max_attempts;      /* re-issues of one write; default 1000 */
 	uint32_t generation;   /* default: time-derived */
 	FILE *log;	       /* JSON lines; NULL = none */
-	bool log_each;	       /* one line per completion (demo) */
+	bool log_each;	       /* one line per completion */
+	double progress_s;     /* a "progress" line this often; 0 = none */
 };
 
 struct pt_mark {

@@ -31,7 +31,8 @@ static void usage(void)
 		"usage: pairio --url iscsi://HOST[:PORT]/IQN/LUN [--url ...]\n"
 		"  [--seconds N] [--qd N] [--rate IOPS] [--blocks N]\n"
 		"  [--first-block N] [--nop-interval MS] [--initiator IQN]\n"
-		"  [--generation N] [--log-each] [--verify]\n"
+		"  [--generation N] [--log-each] [--progress SECONDS] "
+		"[--verify]\n"
 		"SIGUSR1/SIGUSR2 mark a moment; SIGINT/SIGTERM stop.\n");
 	exit(2);
 }
@@ -64,6 +65,7 @@ static int parse_args(int argc, char **argv, struct pt_config *c, bool *verify)
 		{"initiator", required_argument, NULL, 'i'},
 		{"generation", required_argument, NULL, 'g'},
 		{"log-each", no_argument, NULL, 'e'},
+		{"progress", required_argument, NULL, 'p'},
 		{"verify", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
@@ -100,6 +102,9 @@ static int parse_args(int argc, char **argv, struct pt_config *c, bool *verify)
 			break;
 		case 'g':
 			c->generation = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'p':
+			c->progress_s = atof(optarg);
 			break;
 		case 'e':
 			c->log_each = true;
