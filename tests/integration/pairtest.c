@@ -370,10 +370,12 @@ static int path_open(struct pt_writer *w, int i)
 	return 0;
 }
 
-/* First path, from 0 (preferred) on, that logs in; one round. */
-static int open_some_path(struct pt_writer *w)
+/* The first path that logs in, trying them in order from @start
+ * (wrapping); one round. */
+static int open_some_path(struct pt_writer *w, int start)
 {
-	for (int i = 0; i < w->cfg.n_urls; i++) {
+	for (int k = 0; k < w->cfg.n_urls; k++) {
+		int i = (start + k) % w->cfg.n_urls;
 		if (path_open(w, i) == 0) {
 			if (w->active >= 0 && w->active != i) {
 				w->r.path_switches++;
@@ -396,7 +398,7 @@ int pt_writer_connect(struct pt_writer *w)
 		return -EINVAL;
 	w->t0 = now_s();
 	w->last_done = 0;
-	return open_some_path(w);
+	return open_some_path(w, 0);
 }
 
 /* ---- writing ---- */
@@ -634,7 +636,10 @@ static void path_failover(struct pt_writer *w)
 			}
 		}
 	}
-	if (open_some_path(w) != 0) {
+	/* like multipath: the other paths first, the one that just failed
+	 * last (from the preferred one after it when there are several) */
+	if (open_some_path(w, old >= 0 ? (old + 1) % w->cfg.n_urls : 0) !=
+	    0) {
 		w->active = -1;
 		struct timespec ts = {0, 200 * 1000 * 1000};
 		nanosleep(&ts, NULL);
@@ -847,7 +852,7 @@ static int read_chunk(struct pt_writer *w, uint64_t b, uint32_t n, uint8_t *out)
 		if (w->active < 0 || w->paths[w->active].failed) {
 			if (w->active >= 0)
 				path_close(&w->paths[w->active]);
-			if (open_some_path(w) != 0) {
+			if (open_some_path(w, 0) != 0) {
 				sleep(1);
 				continue;
 			}

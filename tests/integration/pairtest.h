@@ -13,9 +13,13 @@
  *   when nop_max are unanswered).
  * - several URLs (portal form): a dm-multipath-like client. Path 0 is
  *   preferred. When the active path fails (connection error, or NOP
- *   timeout), its commands are cancelled and re-issued on the first path,
- *   in order from 0, that logs in. libiscsi cannot do this by itself: it
- *   only ever reconnects to the address it first used.
+ *   timeout), its commands are cancelled and re-issued on the first path
+ *   that logs in, trying the next paths first and the failed one last
+ *   (with two paths: the other one, then the failed one again). A proxy
+ *   port dropping its sessions at giveback thus sends the writer home to
+ *   path 0. libiscsi cannot do this by itself: it only ever reconnects to
+ *   the address it first used. A NOP-Out every nop_interval_ms with
+ *   nop_max unanswered marks a silent dead path, as in the one-URL case.
  *
  * One pt_writer is driven by one thread; pt_writer_stop() and
  * pt_writer_mark() may be called from any thread.
