@@ -29,17 +29,22 @@
  * ports) fail with duetd's own words when it does not accept the pair
  * configuration yet.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -689,6 +694,177 @@ static void test_verifier_catches_stale(void **state)
 		pt_writer_result(e->w)->first_problem);
 }
 
+/* ---- a stand-in proxy port (no pair wiring needed) ----
+ *
+ * Exercises the portal-form client (multipath writer) today: node b's
+ * duetd listens on its portal and on its interconnect address; a thread
+ * in node a's namespace forwards a's proxy portal 198.51.100.21:3260 over
+ * the interconnect to 192.0.2.2:3260 (what a proxy port does, minus the
+ * virtual adapters). "Giveback" = the forwarder drops every connection.
+ */
+struct fwd {
+	char ns[64];
+	int lfd;
+	atomic_bool stop, drop;
+	pthread_t th;
+};
+
+static int tcp_listen_in(const char *addr, int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port)};
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	inet_pton(AF_INET, addr, &sa.sin_addr);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    listen(fd, 8) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int tcp_connect_to(const char *addr, int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	inet_pton(AF_INET, addr, &sa.sin_addr);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Pass bytes both ways until either side closes or we are told to drop. */
+static void fwd_pump(struct fwd *f, int c, int s)
+{
+	char buf[65536];
+
+	while (!atomic_load(&f->stop) && !atomic_load(&f->drop)) {
+		struct pollfd p[2] = {{.fd = c, .events = POLLIN},
+				      {.fd = s, .events = POLLIN}};
+		if (poll(p, 2, 100) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++) {
+			ssize_t n, off = 0;
+			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			n = read(p[i].fd, buf, sizeof(buf));
+			if (n <= 0)
+				return;
+			while (off < n) {
+				ssize_t m = write(p[1 - i].fd, buf + off,
+						  (size_t)(n - off));
+				if (m <= 0)
+					return;
+				off += m;
+			}
+		}
+	}
+}
+
+/* One connection at a time is enough for one writer. */
+static void *fwd_main(void *arg)
+{
+	struct fwd *f = arg;
+	char path[128];
+	int nsfd;
+
+	snprintf(path, sizeof(path), "/var/run/netns/%s", f->ns);
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0)
+		return NULL;
+	close(nsfd);
+	f->lfd = tcp_listen_in("198.51.100.21", 3260);
+	while (f->lfd >= 0 && !atomic_load(&f->stop)) {
+		struct pollfd p = {.fd = f->lfd, .events = POLLIN};
+		int c, s;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		c = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		s = tcp_connect_to("192.0.2.2", 3260);
+		if (s >= 0 && !atomic_load(&f->drop))
+			fwd_pump(f, c, s);
+		/* RST, as a node dropping a proxy session would */
+		struct linger lg = {1, 0};
+		setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(c);
+		if (s >= 0)
+			close(s);
+	}
+	if (f->lfd >= 0)
+		close(f->lfd);
+	return NULL;
+}
+
+static void test_portal_standin(void **state)
+{
+	struct env *e = *state;
+	static const char *urls[] = {"iscsi://198.51.100.12/" IQN_B "/0",
+				     "iscsi://198.51.100.21/" IQN_B "/0"};
+	struct fwd f = {.lfd = -1};
+	char conf[256], ctl[192], lun[256];
+	const struct pt_result *r;
+	FILE *cf;
+
+	SKIP_IF_CANNOT(e);
+	snprintf(conf, sizeof(conf), "%s/b-standin.conf", e->dir);
+	snprintf(ctl, sizeof(ctl), "%s/b.sock", e->dir);
+	snprintf(lun, sizeof(lun), "%s/b-disk0.img", e->dir);
+	cf = fopen(conf, "w");
+	assert_non_null(cf);
+	fprintf(cf,
+		"portals = ( \"198.51.100.12:3260\", \"192.0.2.2:3260\" );\n"
+		"targets = ( { name = \"%s\"; luns = ( { path = \"%s\"; size "
+		"= \"%s\"; } ); } );\n",
+		IQN_B, lun, LUN_SIZE);
+	fclose(cf);
+	{
+		char *args[] = {"-c", conf, "--ctl-socket", ctl, NULL};
+		e->node[1] = spawn_in(e, "b", "b.log", args);
+	}
+	assert_true(wait_reachable("198.51.100.12", 3260, 10000));
+	snprintf(f.ns, sizeof(f.ns), "%s-a", e->prefix);
+	assert_int_equal(pthread_create(&f.th, NULL, fwd_main, &f), 0);
+	writer_start(e, urls, 2, 8);
+	assert_true(wait_progress(e, 1000, 10) >= 0);
+
+	pt_writer_mark(e->w, "pull");
+	assert_int_equal(netns(e, "pull", "b"), 0);
+	if (wait_progress(e, 500, 30) < 0 || pt_writer_active_path(e->w) != 1) {
+		atomic_store(&f.stop, true);
+		pthread_join(f.th, NULL);
+		fail_msg("the writer did not move to the stand-in proxy port");
+	}
+	assert_true(wait_progress(e, 2000, 10) >= 0);
+	pt_writer_mark(e->w, "restore+giveback");
+	assert_int_equal(netns(e, "restore", "b"), 0);
+	msleep(500);
+	atomic_store(&f.drop, true); /* giveback: drop the proxy sessions */
+	for (int i = 0; i < 200 && pt_writer_active_path(e->w) != 0; i++)
+		msleep(100);
+	atomic_store(&f.stop, true);
+	pthread_join(f.th, NULL);
+	assert_int_equal(pt_writer_active_path(e->w), 0);
+	assert_true(wait_progress(e, 1000, 10) >= 0);
+	r = writer_finish_and_verify(e);
+	report_mark(e, 0, "pull (stand-in proxy, multipath client)");
+	report_mark(e, 1, "giveback (stand-in drops, client home)");
+	assert_int_equal(r->hard_errors, 0);
+	assert_true(r->path_switches >= 2);
+}
+
 /* ---- the pair (need the issue 4 wiring) ---- */
 
 static void writer_on_b(struct env *e)
@@ -963,6 +1139,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_single_restart,
 						setup_or_clean, teardown),
 		cmocka_unit_test_setup_teardown(test_single_link_pull,
+						setup_or_clean, teardown),
+		cmocka_unit_test_setup_teardown(test_portal_standin,
 						setup_or_clean, teardown),
 		cmocka_unit_test_setup_teardown(test_failover_portal,
 						setup_or_clean, teardown),
