@@ -638,8 +638,7 @@ static void path_failover(struct pt_writer *w)
 	}
 	/* like multipath: the other paths first, the one that just failed
 	 * last (from the preferred one after it when there are several) */
-	if (open_some_path(w, old >= 0 ? (old + 1) % w->cfg.n_urls : 0) !=
-	    0) {
+	if (open_some_path(w, old >= 0 ? (old + 1) % w->cfg.n_urls : 0) != 0) {
 		w->active = -1;
 		struct timespec ts = {0, 200 * 1000 * 1000};
 		nanosleep(&ts, NULL);
@@ -937,4 +936,110 @@ void pt_print_result(struct pt_writer *w, FILE *f)
 	fprintf(f, "]%s%s%s}\n", r->first_problem[0] ? ",\"problem\":\"" : "",
 		r->first_problem, r->first_problem[0] ? "\"" : "");
 	fflush(f);
+}
+
+/* ---- throughput (no verification) ---- */
+
+struct bench {
+	int inflight, errors;
+	uint64_t ios;
+};
+
+static void bench_cb(struct iscsi_context *ctx, int status, void *data,
+		     void *priv)
+{
+	struct bench *b = priv;
+
+	b->inflight--;
+	if (status == SCSI_STATUS_GOOD)
+		b->ios++;
+	else
+		b->errors++;
+	if (data)
+		scsi_free_scsi_task(data);
+}
+
+static int bench_issue(struct iscsi_context *ctx, struct iscsi_url *u,
+		       struct bench *b, uint8_t *buf, uint32_t io, bool wr,
+		       uint64_t lba, uint32_t bsz)
+{
+	struct scsi_task *t;
+
+	if (wr)
+		t = iscsi_write16_task(ctx, u->lun, lba, buf, io, (int)bsz, 0,
+				       0, 0, 0, 0, bench_cb, b);
+	else
+		t = iscsi_read16_task(ctx, u->lun, lba, io, (int)bsz, 0, 0, 0,
+				      0, 0, bench_cb, b);
+	if (!t)
+		return -ENOMEM;
+	b->inflight++;
+	return 0;
+}
+
+int pt_bench(const char *url, const char *initiator, uint64_t first_byte,
+	     uint32_t io_size, int qd, double seconds, bool write,
+	     struct pt_bench_result *out)
+{
+	struct iscsi_context *ctx = iscsi_create_context(
+		initiator ? initiator : "iqn.2026-11.org.example:bench");
+	struct iscsi_url *u = NULL;
+	struct bench b = {0};
+	struct pt_writer tmp = {0};
+	uint8_t *buf = aligned_alloc(4096, io_size);
+	uint64_t span, rng = 0x9e3779b97f4a7c15ull;
+	double t0, end;
+	int rc = -EIO;
+
+	memset(out, 0, sizeof(*out));
+	if (!ctx || !buf || io_size % PT_BLOCK)
+		goto out;
+	memset(buf, 0xa5, io_size);
+	u = iscsi_parse_full_url(ctx, url);
+	if (!u)
+		goto out;
+	iscsi_set_targetname(ctx, u->target);
+	iscsi_set_session_type(ctx, ISCSI_SESSION_NORMAL);
+	if (iscsi_full_connect_sync(ctx, u->portal, u->lun) != 0 ||
+	    read_capacity(&tmp, ctx, u->lun) != 0)
+		goto out;
+	span = tmp.lun_blocks * PT_BLOCK;
+	if (span <= first_byte + io_size)
+		goto out;
+	span = (span - first_byte) / io_size;
+	t0 = now_s();
+	end = t0 + seconds;
+	while (now_s() < end || b.inflight > 0) {
+		struct pollfd p;
+		while (now_s() < end && b.inflight < qd) {
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			if (bench_issue(ctx, u, &b, buf, io_size, write,
+					(first_byte + rng % span * io_size) /
+						tmp.block_size,
+					tmp.block_size))
+				goto out;
+		}
+		p.fd = iscsi_get_fd(ctx);
+		p.events = (short)iscsi_which_events(ctx);
+		if (poll(&p, 1, 100) < 0 && errno != EINTR)
+			goto out;
+		if (iscsi_service(ctx, p.revents) < 0 || now_s() > end + 30)
+			goto out;
+	}
+	out->seconds = now_s() - t0;
+	out->ios = b.ios;
+	out->errors = (uint64_t)b.errors;
+	out->iops = (double)b.ios / out->seconds;
+	out->mbps = out->iops * io_size / 1e6;
+	rc = b.errors ? -EIO : 0;
+out:
+	if (ctx) {
+		if (iscsi_is_logged_in(ctx))
+			iscsi_logout_sync(ctx);
+		iscsi_destroy_context(ctx);
+	}
+	if (u)
+		iscsi_destroy_url(u);
+	free(buf);
+	return rc;
 }

@@ -135,6 +135,18 @@ uint32_t pt_writer_generation(struct pt_writer *w);
 /* One JSON line with the result and every mark. */
 void pt_print_result(struct pt_writer *w, FILE *f);
 
+/* Throughput on one path, no verification: random @io_size (multiple of
+ * 4 KiB) reads or writes at @qd for @seconds, at offsets from @first_byte
+ * to the end of the LUN (keep it clear of a verified region). 0, or -EIO
+ * on any error (counted in out->errors). */
+struct pt_bench_result {
+	double seconds, iops, mbps;
+	uint64_t ios, errors;
+};
+int pt_bench(const char *url, const char *initiator, uint64_t first_byte,
+	     uint32_t io_size, int qd, double seconds, bool write,
+	     struct pt_bench_result *out);
+
 /* The block format, for unit use: fill / check one 4 KiB block. */
 void pt_fill_block(uint8_t *buf, uint64_t blk, uint64_t seq, uint32_t gen);
 /* 0 ok (seq returned), -1 not ours / torn / wrong block */

@@ -1128,6 +1128,53 @@ static void test_ic_unauthenticated(void **state)
 	assert_true(r->max_gap < 2.0);
 }
 
+/* The proxied path's throughput as a ratio of the direct path's, in the
+ * same run (takeover form: the same URL before and after the pull). */
+static void bench_set(const char *url, const char *tag, double out[4])
+{
+	static const struct {
+		uint32_t size;
+		bool write;
+	} k[4] = {{4096, true}, {4096, false}, {131072, true}, {131072, false}};
+	struct pt_bench_result r;
+
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pt_bench(url, NULL, 16u << 20, k[i].size, 32,
+					  3, k[i].write, &r),
+				 0);
+		out[i] = k[i].size == 4096 ? r.iops : r.mbps;
+		fprintf(stderr, "# BENCH %s %s %uK QD32: %.0f IOPS %.1f MB/s\n",
+			tag, k[i].write ? "write" : "read", k[i].size / 1024,
+			r.iops, r.mbps);
+	}
+}
+
+static void test_proxy_ratio(void **state)
+{
+	struct env *e = *state;
+	const char *url = "iscsi://198.51.100.32/" IQN_B "/0";
+	static const char *what[4] = {"4K write IOPS", "4K read IOPS",
+				      "128K write MB/s", "128K read MB/s"};
+	double direct[4], proxied[4];
+	int i;
+
+	SKIP_IF_CANNOT(e);
+	start_pair(e, FORM_TAKEOVER);
+	bench_set(url, "direct", direct);
+	assert_int_equal(netns(e, "pull", "b"), 0);
+	for (i = 0; i < 300 && !addr_on(e, "a", "198.51.100.32"); i++)
+		msleep(100);
+	if (i == 300) {
+		dump_logs(e);
+		fail_msg("a did not take over 198.51.100.32 within 30 s");
+	}
+	bench_set(url, "proxied", proxied);
+	for (i = 0; i < 4; i++)
+		fprintf(stderr,
+			"# FIGURE %s proxied/direct: %.2f (%.0f / %.0f)\n",
+			what[i], proxied[i] / direct[i], proxied[i], direct[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1154,6 +1201,8 @@ int main(void)
 						setup_or_clean, teardown),
 		cmocka_unit_test_setup_teardown(test_ten_flaps, setup_or_clean,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_ratio,
+						setup_or_clean, teardown),
 		cmocka_unit_test_setup_teardown(test_ic_unauthenticated,
 						setup_or_clean, teardown),
 	};
