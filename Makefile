@@ -55,7 +55,19 @@ $(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_COMMON) tests/integr
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(INTEG_COMMON) -liscsi -lcmocka -lpthread
 
-tests: all $(UNIT_BIN) $(INTEG_BIN)
+# The pair's verifying writer/reader: a library for test_pair and a tool.
+PAIRTEST := tests/integration/pairtest.c tests/integration/pairtest.h
+$(BUILD)/tests/integration/test_pair: tests/integration/test_pair.c $(PAIRTEST)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< \
+		tests/integration/pairtest.c -liscsi -lcmocka -lpthread
+
+$(BUILD)/tests/tools/pairio: tests/tools/pairio.c $(PAIRTEST)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/integration/pairtest.c \
+		-liscsi -lpthread
+
+tests: all $(UNIT_BIN) $(INTEG_BIN) $(BUILD)/tests/tools/pairio
 
 deps:
 	@bash scripts/install-deps.sh
@@ -85,6 +97,10 @@ asan: deps
 run: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/run.sh
+
+# The pair in network namespaces with a client riding a pulled link (root).
+demo: all $(BUILD)/tests/tools/pairio
+	@BUILD=$(BUILD) bash scripts/demo.sh
 
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(PKG_CFLAGS) \
 	-fsanitize=fuzzer,address,undefined

@@ -1,0 +1,1215 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The pair in network namespaces (issue 4's failover tests), driven by the
+ * verifying writer of pairtest.c. Topology: scripts/netns.sh (DESIGN.md
+ * section 6); each test builds its own with a unique prefix and removes it
+ * in teardown, with every daemon it started.
+ *
+ * The test process itself moves into PREFIX-client (setns), so every
+ * libiscsi connection leaves from the client's namespace; the daemons run
+ * under `ip netns exec PREFIX-a|b build/duetd -f -c FILE -n a|b`.
+ *
+ * How the client reaches the proxy port:
+ * - takeover form: one URL, b's portal address (198.51.100.32). The writer
+ *   behaves like qemu: libiscsi reconnects to that same address by itself;
+ *   a silent dead path is found by NOPs (1 s apart, 3 unanswered).
+ * - portal form: libiscsi alone can never get there (it only reconnects to
+ *   the address it first used), so the writer acts like dm-multipath: two
+ *   paths, b's portal 198.51.100.12 (preferred) and a's proxy portal
+ *   198.51.100.21; when the active path dies its commands are cancelled
+ *   and re-issued on the first path, from the preferred one, that logs in.
+ *   Giveback drops the proxy sessions, which brings the writer home.
+ *
+ * Run a subset: DUET_PAIR_TESTS='test_single_*' build/tests/integration/
+ * test_pair (from the repository root). DUET_KEEP_LOGS=1 keeps the daemon
+ * logs and configs (the directory is printed).
+ *
+ * Needs root and `ip netns`; otherwise every test is skipped with the
+ * reason. Tests that need the pair (cluster config, interconnect, proxy
+ * ports) fail with duetd's own words when it does not accept the pair
+ * configuration yet.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+
+#include <cmocka.h>
+
+#include <iscsi/iscsi.h>
+#include <iscsi/scsi-lowlevel.h>
+
+#include "pairtest.h"
+
+#define IQN_A "iqn.2026-11.org.example:a.disk0"
+#define IQN_B "iqn.2026-11.org.example:b.disk0"
+#define LUN_SIZE "64M"
+#define DAMP_MS 2000
+
+enum form { FORM_PORTAL, FORM_TAKEOVER };
+
+struct env {
+	char prefix[32];
+	char dir[128];
+	char conf[192];
+	char conf_bad[192]; /* same pair, other secret */
+	pid_t node[2];	    /* a, b */
+	int orig_ns;	    /* our namespace before entering the client's */
+	bool topo_up;
+	enum form form;
+	/* writer thread */
+	struct pt_writer *w;
+	pthread_t th;
+	bool th_running;
+	int wrc;
+};
+
+static char skip_reason[160];
+
+/* ---- small helpers ---- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void msleep(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+__attribute__((format(printf, 1, 2))) static int run(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	if (rc != 0)
+		fprintf(stderr, "# command failed (%d): %s\n", rc, cmd);
+	return rc == 0 ? 0 : -1;
+}
+
+static const char *build_dir(void)
+{
+	const char *b = getenv("DUET_BUILD");
+	return b && *b ? b : "build";
+}
+
+static int netns(struct env *e, const char *verb, const char *arg)
+{
+	return run("scripts/netns.sh %s %s %s >&2", verb, e->prefix,
+		   arg ? arg : "");
+}
+
+/* Why this machine cannot run these tests, or NULL. */
+static const char *cannot_run(void)
+{
+	if (geteuid() != 0)
+		return "not root: network namespaces need root";
+	if (access("scripts/netns.sh", X_OK) != 0)
+		return "scripts/netns.sh not found (run from the repository "
+		       "root)";
+	if (system("ip netns list >/dev/null 2>&1") != 0)
+		return "`ip netns` unavailable (iproute2 missing or no netns "
+		       "support)";
+	return NULL;
+}
+
+#define SKIP_IF_CANNOT(e)                                             \
+	do {                                                          \
+		if (!(e)) {                                           \
+			fprintf(stderr, "# SKIP: %s\n", skip_reason); \
+			skip();                                       \
+		}                                                     \
+	} while (0)
+
+/* ---- fixture ---- */
+
+static int enter_client(struct env *e)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "/var/run/netns/%s-client", e->prefix);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	e->orig_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (e->orig_ns < 0 || setns(fd, CLONE_NEWNET) != 0) {
+		close(fd);
+		return -errno;
+	}
+	close(fd);
+	return 0;
+}
+
+static int setup(void **state)
+{
+	static int seq;
+	struct env *e = calloc(1, sizeof(*e));
+	const char *why = cannot_run();
+
+	if (!e)
+		return -1;
+	e->orig_ns = -1;
+	e->node[0] = e->node[1] = -1;
+	*state = e;
+	if (why) {
+		snprintf(skip_reason, sizeof(skip_reason), "%s", why);
+		free(e);
+		*state = NULL;
+		return 0;
+	}
+	snprintf(e->prefix, sizeof(e->prefix), "dp%d-%d",
+		 (int)getpid() % 100000, seq++);
+	snprintf(e->dir, sizeof(e->dir), "/tmp/duet-pair-%s-XXXXXX", e->prefix);
+	if (!mkdtemp(e->dir) || netns(e, "up", NULL) != 0) {
+		snprintf(skip_reason, sizeof(skip_reason),
+			 "could not build the namespace topology");
+		netns(e, "down", NULL);
+		free(e);
+		*state = NULL;
+		return 0;
+	}
+	e->topo_up = true;
+	if (enter_client(e) != 0) {
+		fprintf(stderr, "# cannot enter %s-client\n", e->prefix);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state);
+
+static int setup_or_clean(void **state)
+{
+	if (setup(state) == 0)
+		return 0;
+	teardown(state);
+	return -1;
+}
+
+static void node_kill(struct env *e, int n)
+{
+	if (e->node[n] > 0) {
+		kill(e->node[n], SIGKILL);
+		waitpid(e->node[n], NULL, 0);
+		e->node[n] = -1;
+	}
+}
+
+static void dump_logs(struct env *e)
+{
+	run("for f in %s/*.log; do echo \"# --- $f (tail)\"; tail -n 25 "
+	    "\"$f\" | sed 's/^/# /'; done >&2",
+	    e->dir);
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	if (!e)
+		return 0;
+	if (e->th_running) {
+		pt_writer_abort(e->w);
+		pthread_join(e->th, NULL); /* bounded by drain_timeout_s */
+		e->th_running = false;
+	}
+	if (e->w)
+		pt_writer_free(e->w);
+	node_kill(e, 0);
+	node_kill(e, 1);
+	if (e->orig_ns >= 0) {
+		if (setns(e->orig_ns, CLONE_NEWNET) != 0)
+			perror("setns back");
+		close(e->orig_ns);
+	}
+	if (e->topo_up)
+		netns(e, "down", NULL);
+	if (getenv("DUET_KEEP_LOGS"))
+		fprintf(stderr, "# logs kept in %s\n", e->dir);
+	else
+		run("rm -rf '%s'", e->dir);
+	free(e);
+	*state = NULL;
+	return 0;
+}
+
+/* ---- daemons ---- */
+
+/* ip netns exec PREFIX-NODE build/duetd -f ARGS...; output in DIR/LOG. */
+static pid_t spawn_in(struct env *e, const char *node, const char *log,
+		      char *const args[])
+{
+	char ns[64], bin[256], logp[256];
+	char *argv[24];
+	int n = 0, fd;
+	pid_t pid;
+
+	snprintf(ns, sizeof(ns), "%s-%s", e->prefix, node);
+	snprintf(bin, sizeof(bin), "%s/duetd", build_dir());
+	snprintf(logp, sizeof(logp), "%s/%s", e->dir, log);
+	argv[n++] = "ip";
+	argv[n++] = "netns";
+	argv[n++] = "exec";
+	argv[n++] = ns;
+	argv[n++] = bin;
+	argv[n++] = "-f";
+	for (int i = 0; args[i] && n < 22; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid = fork();
+	if (pid == 0) {
+		fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execvp("ip", argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* TCP connect from the client namespace (where we are), bounded. */
+static bool reachable(const char *addr, int port, int timeout_ms)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd),
+		 "timeout %d.%03d bash -c 'exec 3<>/dev/tcp/%s/%d' "
+		 ">/dev/null 2>&1",
+		 timeout_ms / 1000, timeout_ms % 1000, addr, port);
+	return system(cmd) == 0;
+}
+
+static bool wait_reachable(const char *addr, int port, int timeout_ms)
+{
+	double end = now_s() + timeout_ms / 1000.0;
+	while (now_s() < end) {
+		if (reachable(addr, port, 500))
+			return true;
+		msleep(100);
+	}
+	return false;
+}
+
+static int start_single(struct env *e)
+{
+	char lun[256], ctl[192];
+	char *args[] = {
+		"--portal", "198.51.100.11:3260", "--target", IQN_A, "--lun",
+		lun,	    "--ctl-socket",	  ctl,	      NULL};
+
+	snprintf(lun, sizeof(lun), "%s/a-disk0.img:%s", e->dir, LUN_SIZE);
+	snprintf(ctl, sizeof(ctl), "%s/a.sock", e->dir);
+	e->node[0] = spawn_in(e, "a", "a.log", args);
+	if (e->node[0] < 0 || !wait_reachable("198.51.100.11", 3260, 10000)) {
+		dump_logs(e);
+		return -1;
+	}
+	return 0;
+}
+
+/* The pair configuration of PAIR.md for this topology. */
+static int write_pair_conf(struct env *e, enum form form, const char *path,
+			   const char *secret_name, const char *secret)
+{
+	char key[256];
+	FILE *f;
+	bool portal = form == FORM_PORTAL;
+
+	snprintf(key, sizeof(key), "%s/%s", e->dir, secret_name);
+	f = fopen(key, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%s\n", secret);
+	fclose(f);
+	chmod(key, 0600);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fprintf(f,
+		"log_level = \"info\";\n"
+		"iscsi = { nop_interval = 5; nop_timeout = 10; };\n"
+		"cluster = {\n"
+		"  name = \"%s\";\n"
+		"  secret_file = \"%s\";\n"
+		"  proxy = \"%s\";\n"
+		"  heartbeat_interval_ms = 250;\n"
+		"  heartbeat_timeout_ms = 1500;\n"
+		"  damp_ms = %d;\n"
+		"  probe_interval_ms = 500; probe_timeout_ms = 1000;\n"
+		"};\n",
+		e->prefix, key, portal ? "portal" : "takeover", DAMP_MS);
+	fprintf(f, "nodes = (\n");
+	for (int n = 0; n < 2; n++) {
+		char c = (char)('a' + n);
+		fprintf(f,
+			"  { name = \"%c\";\n"
+			"    interconnect = \"192.0.2.%d:3270\";\n"
+			"    client_interface = \"cl0\";\n"
+			"    portals = ( \"198.51.100.%d:3260\" );\n",
+			c, n + 1, portal ? 11 + n : 31 + n);
+		if (portal)
+			fprintf(f,
+				"    proxy_portals = ( \"198.51.100.%d:3260\" "
+				");\n",
+				21 + n);
+		fprintf(f,
+			"    witnesses = ( \"198.51.100.1:3260\" );\n"
+			"    targets = ( { name = "
+			"\"iqn.2026-11.org.example:%c.disk0\";\n"
+			"      luns = ( { path = \"%s/%c-disk0.img\"; size = "
+			"\"%s\"; } ); } );\n"
+			"  }%s\n",
+			c, e->dir, c, LUN_SIZE, n == 0 ? "," : "");
+	}
+	fprintf(f, ");\n");
+	fclose(f);
+	return 0;
+}
+
+static const char *home_addr(enum form form, int n)
+{
+	static const char *a[2][2] = {{"198.51.100.11", "198.51.100.12"},
+				      {"198.51.100.31", "198.51.100.32"}};
+	return a[form][n];
+}
+
+static pid_t start_node(struct env *e, int n, const char *conf)
+{
+	char ctl[192];
+	char *args[] = {"-c",		(char *)conf, "-n", n ? "b" : "a",
+			"--ctl-socket", ctl,	      NULL};
+
+	/* one filesystem for both nodes: each its own control socket */
+	snprintf(ctl, sizeof(ctl), "%s/%c.sock", e->dir, n ? 'b' : 'a');
+	return spawn_in(e, n ? "b" : "a", n ? "b.log" : "a.log", args);
+}
+
+/* Both nodes of the pair up and serving their own portals. On failure the
+ * test fails with duetd's own complaint (e.g. a duetd without pair
+ * support rejecting `cluster`). */
+static void start_pair(struct env *e, enum form form)
+{
+	e->form = form;
+	snprintf(e->conf, sizeof(e->conf), "%s/pair.conf", e->dir);
+	assert_int_equal(write_pair_conf(e, form, e->conf, "pair.key",
+					 "duet-test-secret-0123456789abcdef"),
+			 0);
+	if (run("ip netns exec %s-a %s/duetd --check-config -c %s -n a >&2",
+		e->prefix, build_dir(), e->conf) != 0)
+		fail_msg("duetd does not accept the pair configuration (%s): "
+			 "the pair wiring is not in this build",
+			 e->conf);
+	e->node[0] = start_node(e, 0, e->conf);
+	e->node[1] = start_node(e, 1, e->conf);
+	for (int n = 0; n < 2; n++)
+		if (!wait_reachable(home_addr(form, n), 3260, 15000)) {
+			dump_logs(e);
+			fail_msg("node %c does not serve %s:3260", 'a' + n,
+				 home_addr(form, n));
+		}
+	msleep(1000 + 1500); /* interconnect handshake + a heartbeat deadline */
+}
+
+/* ---- the writer in a thread ---- */
+
+static void *writer_main(void *arg)
+{
+	struct env *e = arg;
+	e->wrc = pt_writer_run(e->w);
+	return NULL;
+}
+
+static void writer_start(struct env *e, const char *const urls[], int n, int qd)
+{
+	struct pt_config c = {.qd = qd,
+			      .n_blocks = 2048,
+			      .nop_interval_ms = 1000,
+			      .nop_max = 3,
+			      .connect_timeout_s = 2,
+			      .drain_timeout_s = 60,
+			      .log = stderr};
+
+	for (int i = 0; i < n; i++)
+		c.urls[c.n_urls++] = urls[i];
+	e->w = pt_writer_new(&c);
+	assert_non_null(e->w);
+	assert_int_equal(pt_writer_connect(e->w), 0);
+	assert_int_equal(pthread_create(&e->th, NULL, writer_main, e), 0);
+	e->th_running = true;
+}
+
+/* Wait (bounded) until @n more writes are acknowledged; seconds taken or
+ * -1 on timeout. */
+static double wait_progress(struct env *e, uint64_t n, double timeout_s)
+{
+	double t0 = now_s();
+	uint64_t base = pt_writer_acked(e->w);
+
+	while (now_s() - t0 < timeout_s) {
+		if (pt_writer_acked(e->w) >= base + n)
+			return now_s() - t0;
+		msleep(20);
+	}
+	return -1;
+}
+
+static const struct pt_result *writer_finish_and_verify(struct env *e)
+{
+	const struct pt_result *r;
+	int vrc;
+
+	pt_writer_stop(e->w);
+	pthread_join(e->th, NULL);
+	e->th_running = false;
+	vrc = pt_verify(e->w);
+	pt_print_result(e->w, stderr);
+	r = pt_writer_result(e->w);
+	if (vrc != 0)
+		fprintf(stderr, "# verification: %s\n", r->first_problem);
+	assert_int_equal(r->v_bad, 0);
+	assert_int_equal(r->v_stale, 0);
+	assert_int_equal(r->v_read_errors > 0 ? -1 : vrc, 0);
+	assert_true(r->acked > 0);
+	return r;
+}
+
+static void report_mark(struct env *e, int idx, const char *what)
+{
+	struct pt_mark m;
+	if (pt_writer_get_mark(e->w, idx, &m) == 0)
+		fprintf(stderr,
+			"# TIMING %s: %s -> first completion after the stall "
+			"%.3f s (stall %.3f s)\n",
+			e->prefix, what, m.resume, m.stall);
+}
+
+/* ---- tests that need only the topology and a single node ---- */
+
+static void test_block_format(void **state)
+{
+	uint8_t b[PT_BLOCK];
+	uint64_t seq = 0;
+
+	(void)state;
+	pt_fill_block(b, 7, 42, 0xabcd);
+	assert_int_equal(pt_check_block(b, 7, 0xabcd, &seq), 0);
+	assert_int_equal(seq, 42);
+	assert_int_equal(pt_check_block(b, 8, 0xabcd, &seq), -1);
+	assert_int_equal(pt_check_block(b, 7, 0xabce, &seq), -1);
+	b[1000] ^= 1;
+	assert_int_equal(pt_check_block(b, 7, 0xabcd, &seq), -1);
+	memset(b, 0, sizeof(b));
+	assert_int_equal(pt_check_block(b, 7, 0xabcd, &seq), -1);
+	/* CRC32C check value */
+	assert_int_equal(pt_crc32c("123456789", 9), 0xe3069283u);
+}
+
+static bool carrier(struct env *e, const char *node, const char *ifname)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns exec %s-%s cat /sys/class/net/%s/carrier "
+		 "2>/dev/null | grep -qx 1",
+		 e->prefix, node, ifname);
+	return system(cmd) == 0;
+}
+
+/* A TCP connect to port 1 is refused (RST) iff the address answers. */
+static bool path_up(const char *addr)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 1 bash -c 'exec 3<>/dev/tcp/%s/1' 2>&1 | "
+		 "grep -q refused",
+		 addr);
+	return system(cmd) == 0;
+}
+
+static void test_topology(void **state)
+{
+	struct env *e = *state;
+
+	SKIP_IF_CANNOT(e);
+	assert_true(path_up("198.51.100.11"));
+	assert_true(path_up("198.51.100.12"));
+	assert_true(path_up("198.51.100.21"));
+	assert_true(carrier(e, "b", "cl0"));
+	/* a pulled bridge port = carrier loss on the node's own interface */
+	assert_int_equal(netns(e, "pull", "b"), 0);
+	msleep(200);
+	assert_false(carrier(e, "b", "cl0"));
+	assert_true(carrier(e, "a", "cl0"));
+	assert_false(path_up("198.51.100.12"));
+	assert_int_equal(netns(e, "restore", "b"), 0);
+	msleep(200);
+	assert_true(carrier(e, "b", "cl0"));
+	assert_true(path_up("198.51.100.12"));
+	/* interconnect cut: both ends lose it */
+	assert_int_equal(netns(e, "cut-ic", NULL), 0);
+	msleep(200);
+	assert_false(carrier(e, "a", "ic0"));
+	assert_int_equal(netns(e, "restore-ic", NULL), 0);
+	msleep(200);
+	assert_true(carrier(e, "a", "ic0"));
+	/* idempotent up, and a foreign namespace is refused */
+	assert_int_equal(netns(e, "up", NULL), 0);
+}
+
+static const char *url_a_single = "iscsi://198.51.100.11/" IQN_A "/0";
+
+/* Writer against one node; kill -9 and restart it mid-run. LUNs are
+ * write-through: every acknowledged write must be there afterwards. */
+static void test_single_restart(void **state)
+{
+	struct env *e = *state;
+	char lun[256], ctl[192];
+	char *args[] = {
+		"--portal", "198.51.100.11:3260", "--target", IQN_A, "--lun",
+		lun,	    "--ctl-socket",	  ctl,	      NULL};
+	const struct pt_result *r;
+	int mk;
+
+	SKIP_IF_CANNOT(e);
+	assert_int_equal(start_single(e), 0);
+	snprintf(lun, sizeof(lun), "%s/a-disk0.img:%s", e->dir, LUN_SIZE);
+	snprintf(ctl, sizeof(ctl), "%s/a.sock", e->dir);
+	writer_start(e, &url_a_single, 1, 8);
+	assert_true(wait_progress(e, 2000, 10) >= 0);
+	mk = pt_writer_mark(e->w, "kill");
+	node_kill(e, 0);
+	msleep(1000);
+	e->node[0] = spawn_in(e, "a", "a.log", args);
+	assert_true(wait_reachable("198.51.100.11", 3260, 10000));
+	assert_true(wait_progress(e, 2000, 30) >= 0);
+	r = writer_finish_and_verify(e);
+	report_mark(e, mk, "kill -9 + restart after 1 s");
+	assert_int_equal(r->hard_errors, 0);
+	assert_true(r->v_ok > 1000);
+}
+
+/* Pull the node's link without a partner: I/O stalls, then resumes after
+ * the restore with nothing lost. */
+static void test_single_link_pull(void **state)
+{
+	struct env *e = *state;
+	const struct pt_result *r;
+	struct pt_mark m;
+	int mk;
+
+	SKIP_IF_CANNOT(e);
+	assert_int_equal(start_single(e), 0);
+	writer_start(e, &url_a_single, 1, 8);
+	assert_true(wait_progress(e, 1000, 10) >= 0);
+	assert_int_equal(netns(e, "pull", "a"), 0);
+	msleep(300);
+	/* stalled: at most what was already on the wire completes */
+	assert_true(wait_progress(e, 100, 3) < 0);
+	msleep(2000);
+	mk = pt_writer_mark(e->w, "restore");
+	assert_int_equal(netns(e, "restore", "a"), 0);
+	assert_true(wait_progress(e, 1000, 30) >= 0);
+	r = writer_finish_and_verify(e);
+	report_mark(e, mk, "link restore (no failover)");
+	assert_int_equal(pt_writer_get_mark(e->w, mk, &m), 0);
+	assert_true(m.resume >= 0);
+	assert_true(r->max_gap >= 4.0);
+	assert_int_equal(r->hard_errors, 0);
+}
+
+/* The verifier itself: a block set back to an older write (as a stale
+ * write landing late would) and a zeroed block must both be reported. */
+static void test_verifier_catches_stale(void **state)
+{
+	struct env *e = *state;
+	uint64_t acked = 0, last = 0, b1 = 3, b2 = 5;
+	uint8_t blk[PT_BLOCK];
+	struct iscsi_context *ctx;
+	struct iscsi_url *u;
+	struct scsi_task *t;
+
+	SKIP_IF_CANNOT(e);
+	assert_int_equal(start_single(e), 0);
+	writer_start(e, &url_a_single, 1, 8);
+	assert_true(wait_progress(e, 20000, 20) >= 0);
+	pt_writer_stop(e->w);
+	pthread_join(e->th, NULL);
+	e->th_running = false;
+	assert_int_equal(pt_writer_block_state(e->w, b1, &acked, &last), 0);
+	assert_true(acked > 1);
+	ctx = iscsi_create_context("iqn.2026-11.org.example:tamper");
+	assert_non_null(ctx);
+	u = iscsi_parse_full_url(ctx, url_a_single);
+	assert_non_null(u);
+	iscsi_set_targetname(ctx, u->target);
+	iscsi_set_session_type(ctx, ISCSI_SESSION_NORMAL);
+	assert_int_equal(iscsi_full_connect_sync(ctx, u->portal, u->lun), 0);
+	pt_fill_block(blk, b1, acked - 1, pt_writer_generation(e->w));
+	t = iscsi_write16_sync(ctx, u->lun, b1 * (PT_BLOCK / 512), blk,
+			       PT_BLOCK, 512, 0, 0, 0, 0, 0);
+	assert_true(t && t->status == SCSI_STATUS_GOOD);
+	scsi_free_scsi_task(t);
+	memset(blk, 0, sizeof(blk));
+	t = iscsi_write16_sync(ctx, u->lun, b2 * (PT_BLOCK / 512), blk,
+			       PT_BLOCK, 512, 0, 0, 0, 0, 0);
+	assert_true(t && t->status == SCSI_STATUS_GOOD);
+	scsi_free_scsi_task(t);
+	iscsi_logout_sync(ctx);
+	iscsi_destroy_url(u);
+	iscsi_destroy_context(ctx);
+	assert_int_equal(pt_verify(e->w), -EIO);
+	assert_int_equal(pt_writer_result(e->w)->v_stale, 1);
+	assert_int_equal(pt_writer_result(e->w)->v_bad, 1);
+	fprintf(stderr, "# verifier found: %s\n",
+		pt_writer_result(e->w)->first_problem);
+}
+
+/* ---- a stand-in proxy port (no pair wiring needed) ----
+ *
+ * Exercises the portal-form client (multipath writer) today: node b's
+ * duetd listens on its portal and on its interconnect address; a thread
+ * in node a's namespace forwards a's proxy portal 198.51.100.21:3260 over
+ * the interconnect to 192.0.2.2:3260 (what a proxy port does, minus the
+ * virtual adapters). "Giveback" = the forwarder drops every connection.
+ */
+struct fwd {
+	char ns[64];
+	int lfd;
+	atomic_bool stop, drop;
+	pthread_t th;
+};
+
+static int tcp_listen_in(const char *addr, int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port)};
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	inet_pton(AF_INET, addr, &sa.sin_addr);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    listen(fd, 8) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int tcp_connect_to(const char *addr, int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	inet_pton(AF_INET, addr, &sa.sin_addr);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Pass bytes both ways until either side closes or we are told to drop. */
+static void fwd_pump(struct fwd *f, int c, int s)
+{
+	char buf[65536];
+
+	while (!atomic_load(&f->stop) && !atomic_load(&f->drop)) {
+		struct pollfd p[2] = {{.fd = c, .events = POLLIN},
+				      {.fd = s, .events = POLLIN}};
+		if (poll(p, 2, 100) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++) {
+			ssize_t n, off = 0;
+			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			n = read(p[i].fd, buf, sizeof(buf));
+			if (n <= 0)
+				return;
+			while (off < n) {
+				ssize_t m = write(p[1 - i].fd, buf + off,
+						  (size_t)(n - off));
+				if (m <= 0)
+					return;
+				off += m;
+			}
+		}
+	}
+}
+
+/* One connection at a time is enough for one writer. */
+static void *fwd_main(void *arg)
+{
+	struct fwd *f = arg;
+	char path[128];
+	int nsfd;
+
+	snprintf(path, sizeof(path), "/var/run/netns/%s", f->ns);
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0)
+		return NULL;
+	close(nsfd);
+	f->lfd = tcp_listen_in("198.51.100.21", 3260);
+	while (f->lfd >= 0 && !atomic_load(&f->stop)) {
+		struct pollfd p = {.fd = f->lfd, .events = POLLIN};
+		int c, s;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		c = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		s = tcp_connect_to("192.0.2.2", 3260);
+		if (s >= 0 && !atomic_load(&f->drop))
+			fwd_pump(f, c, s);
+		/* RST, as a node dropping a proxy session would */
+		struct linger lg = {1, 0};
+		setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(c);
+		if (s >= 0)
+			close(s);
+	}
+	if (f->lfd >= 0)
+		close(f->lfd);
+	return NULL;
+}
+
+static void test_portal_standin(void **state)
+{
+	struct env *e = *state;
+	static const char *urls[] = {"iscsi://198.51.100.12/" IQN_B "/0",
+				     "iscsi://198.51.100.21/" IQN_B "/0"};
+	struct fwd f = {.lfd = -1};
+	char conf[256], ctl[192], lun[256];
+	const struct pt_result *r;
+	FILE *cf;
+
+	SKIP_IF_CANNOT(e);
+	snprintf(conf, sizeof(conf), "%s/b-standin.conf", e->dir);
+	snprintf(ctl, sizeof(ctl), "%s/b.sock", e->dir);
+	snprintf(lun, sizeof(lun), "%s/b-disk0.img", e->dir);
+	cf = fopen(conf, "w");
+	assert_non_null(cf);
+	fprintf(cf,
+		"portals = ( \"198.51.100.12:3260\", \"192.0.2.2:3260\" );\n"
+		"targets = ( { name = \"%s\"; luns = ( { path = \"%s\"; size "
+		"= \"%s\"; } ); } );\n",
+		IQN_B, lun, LUN_SIZE);
+	fclose(cf);
+	{
+		char *args[] = {"-c", conf, "--ctl-socket", ctl, NULL};
+		e->node[1] = spawn_in(e, "b", "b.log", args);
+	}
+	assert_true(wait_reachable("198.51.100.12", 3260, 10000));
+	snprintf(f.ns, sizeof(f.ns), "%s-a", e->prefix);
+	assert_int_equal(pthread_create(&f.th, NULL, fwd_main, &f), 0);
+	writer_start(e, urls, 2, 8);
+	assert_true(wait_progress(e, 1000, 10) >= 0);
+
+	pt_writer_mark(e->w, "pull");
+	assert_int_equal(netns(e, "pull", "b"), 0);
+	if (wait_progress(e, 500, 30) < 0 || pt_writer_active_path(e->w) != 1) {
+		atomic_store(&f.stop, true);
+		pthread_join(f.th, NULL);
+		fail_msg("the writer did not move to the stand-in proxy port");
+	}
+	assert_true(wait_progress(e, 2000, 10) >= 0);
+	pt_writer_mark(e->w, "restore+giveback");
+	assert_int_equal(netns(e, "restore", "b"), 0);
+	msleep(500);
+	atomic_store(&f.drop, true); /* giveback: drop the proxy sessions */
+	for (int i = 0; i < 200 && pt_writer_active_path(e->w) != 0; i++)
+		msleep(100);
+	atomic_store(&f.stop, true);
+	pthread_join(f.th, NULL);
+	assert_int_equal(pt_writer_active_path(e->w), 0);
+	assert_true(wait_progress(e, 1000, 10) >= 0);
+	r = writer_finish_and_verify(e);
+	report_mark(e, 0, "pull (stand-in proxy, multipath client)");
+	report_mark(e, 1, "giveback (stand-in drops, client home)");
+	assert_int_equal(r->hard_errors, 0);
+	assert_true(r->path_switches >= 2);
+}
+
+/* ---- the pair (need the issue 4 wiring) ---- */
+
+static void writer_on_b(struct env *e)
+{
+	static const char *portal[] = {"iscsi://198.51.100.12/" IQN_B "/0",
+				       "iscsi://198.51.100.21/" IQN_B "/0"};
+	static const char *takeover[] = {"iscsi://198.51.100.32/" IQN_B "/0"};
+
+	if (e->form == FORM_PORTAL)
+		writer_start(e, portal, 2, 8);
+	else
+		writer_start(e, takeover, 1, 8);
+	assert_true(wait_progress(e, 1000, 10) >= 0);
+}
+
+static bool addr_on(struct env *e, const char *node, const char *addr)
+{
+	return run("ip netns exec %s-%s ip -o addr show dev cl0 | grep -q "
+		   "' %s/'",
+		   e->prefix, node, addr) == 0;
+}
+
+/* Giveback done: the client is home on b again. */
+static bool given_back(struct env *e)
+{
+	if (e->form == FORM_PORTAL)
+		return pt_writer_active_path(e->w) == 0;
+	return addr_on(e, "b", "198.51.100.32") &&
+	       !addr_on(e, "a", "198.51.100.32");
+}
+
+static double wait_giveback(struct env *e, double timeout_s)
+{
+	double t0 = now_s();
+	while (now_s() - t0 < timeout_s) {
+		if (given_back(e) && wait_progress(e, 200, 2) >= 0)
+			return now_s() - t0;
+		msleep(100);
+	}
+	return -1;
+}
+
+/* Pull b, see I/O continue through a; returns seconds to the first
+ * proxied progress. */
+static double pull_b_and_proxy(struct env *e, const char *label)
+{
+	double t;
+
+	pt_writer_mark(e->w, label);
+	assert_int_equal(netns(e, "pull", "b"), 0);
+	msleep(100);
+	t = wait_progress(e, 500, 30);
+	if (t < 0) {
+		dump_logs(e);
+		fail_msg("no I/O through the proxy port 30 s after pulling b");
+	}
+	return t + 0.1;
+}
+
+static void restore_b_and_giveback(struct env *e, const char *label)
+{
+	double t;
+
+	pt_writer_mark(e->w, label);
+	assert_int_equal(netns(e, "restore", "b"), 0);
+	t = wait_giveback(e, DAMP_MS / 1000.0 + 30);
+	if (t < 0) {
+		dump_logs(e);
+		fail_msg("no giveback %.0f s after restoring b's link",
+			 DAMP_MS / 1000.0 + 30);
+	}
+	fprintf(stderr,
+		"# TIMING %s: restore -> giveback (client home) %.3f s"
+		" (damp_ms %d)\n",
+		e->prefix, t, DAMP_MS);
+}
+
+static void failover_cycle(void **state, enum form form)
+{
+	struct env *e = *state;
+	const struct pt_result *r;
+	double t;
+
+	SKIP_IF_CANNOT(e);
+	start_pair(e, form);
+	writer_on_b(e);
+	for (int round = 0; round < 2; round++) {
+		char pl[16], rl[16];
+		snprintf(pl, sizeof(pl), "pull%d", round + 1);
+		snprintf(rl, sizeof(rl), "restore%d", round + 1);
+		t = pull_b_and_proxy(e, pl);
+		fprintf(stderr,
+			"# TIMING %s %s: pull -> 500 proxied writes "
+			"%.3f s\n",
+			e->prefix, form ? "takeover" : "portal", t);
+		assert_true(wait_progress(e, 2000, 10) >= 0);
+		restore_b_and_giveback(e, rl);
+		assert_true(wait_progress(e, 1000, 10) >= 0);
+	}
+	r = writer_finish_and_verify(e);
+	for (int i = 0; i < pt_writer_n_marks(e->w); i++)
+		report_mark(e, i, i % 2 ? "restore" : "pull");
+	assert_int_equal(r->hard_errors, 0);
+	assert_int_equal(r->abandoned, 0);
+}
+
+static void test_failover_portal(void **state)
+{
+	failover_cycle(state, FORM_PORTAL);
+}
+
+static void test_failover_takeover(void **state)
+{
+	failover_cycle(state, FORM_TAKEOVER);
+}
+
+/* Interconnect cut while a proxies for b: nothing hangs (the writer keeps
+ * being serviced; commands come back retryable or are re-sent after a
+ * reconnect), nothing acknowledged is lost, and proxying resumes when the
+ * interconnect returns. */
+static void ic_cut(void **state, enum form form)
+{
+	struct env *e = *state;
+	const struct pt_result *r;
+
+	SKIP_IF_CANNOT(e);
+	start_pair(e, form);
+	writer_on_b(e);
+	pull_b_and_proxy(e, "pull");
+	pt_writer_mark(e->w, "cut-ic");
+	assert_int_equal(netns(e, "cut-ic", NULL), 0);
+	msleep(5000);
+	/* both daemons alive, nothing moved to two hosts */
+	assert_true(kill(e->node[0], 0) == 0 && kill(e->node[1], 0) == 0);
+	if (form == FORM_TAKEOVER)
+		assert_false(addr_on(e, "a", "198.51.100.32") &&
+			     addr_on(e, "b", "198.51.100.32"));
+	pt_writer_mark(e->w, "restore-ic");
+	assert_int_equal(netns(e, "restore-ic", NULL), 0);
+	if (wait_progress(e, 500, 40) < 0) {
+		dump_logs(e);
+		fail_msg("proxying did not resume after the interconnect "
+			 "returned");
+	}
+	restore_b_and_giveback(e, "restore");
+	r = writer_finish_and_verify(e);
+	report_mark(e, 2, "interconnect restored");
+	assert_int_equal(r->hard_errors, 0);
+}
+
+static void test_ic_cut_portal(void **state)
+{
+	ic_cut(state, FORM_PORTAL);
+}
+
+static void test_ic_cut_takeover(void **state)
+{
+	ic_cut(state, FORM_TAKEOVER);
+}
+
+/* The owner (b) is killed and restarted while a proxies for it. */
+static void test_owner_restart(void **state)
+{
+	struct env *e = *state;
+	const struct pt_result *r;
+
+	SKIP_IF_CANNOT(e);
+	start_pair(e, FORM_TAKEOVER);
+	writer_on_b(e);
+	pull_b_and_proxy(e, "pull");
+	pt_writer_mark(e->w, "owner-kill");
+	node_kill(e, 1);
+	msleep(1000);
+	e->node[1] = start_node(e, 1, e->conf);
+	if (wait_progress(e, 500, 40) < 0) {
+		dump_logs(e);
+		fail_msg("no proxied I/O after the owner restarted");
+	}
+	restore_b_and_giveback(e, "restore");
+	r = writer_finish_and_verify(e);
+	report_mark(e, 1, "owner restart");
+	assert_int_equal(r->hard_errors, 0);
+}
+
+/* Ten flaps of b's link, 1 s down / 1 s up: damping keeps the pair from
+ * thrashing; data stays right; it settles home. */
+static void test_ten_flaps(void **state)
+{
+	struct env *e = *state;
+	const struct pt_result *r;
+
+	SKIP_IF_CANNOT(e);
+	start_pair(e, FORM_TAKEOVER);
+	writer_on_b(e);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(netns(e, "pull", "b"), 0);
+		msleep(1000);
+		assert_int_equal(netns(e, "restore", "b"), 0);
+		msleep(1000);
+	}
+	if (wait_giveback(e, DAMP_MS / 1000.0 + 40) < 0) {
+		dump_logs(e);
+		fail_msg("not settled home after ten flaps");
+	}
+	r = writer_finish_and_verify(e);
+	assert_int_equal(r->hard_errors, 0);
+}
+
+/* A stranger on the interconnect port sending garbage is dropped quickly;
+ * a duetd with the wrong secret is refused (a never proxies for it), and
+ * a keeps serving its own target throughout. */
+static void test_ic_unauthenticated(void **state)
+{
+	struct env *e = *state;
+	static const char *ua[] = {"iscsi://198.51.100.11/" IQN_A "/0"};
+	const struct pt_result *r;
+	double t0;
+
+	SKIP_IF_CANNOT(e);
+	start_pair(e, FORM_PORTAL);
+	writer_start(e, ua, 1, 8);
+	assert_true(wait_progress(e, 500, 10) >= 0);
+	/* raw garbage from b's namespace (the interconnect side) */
+	t0 = now_s();
+	assert_int_equal(
+		run("ip netns exec %s-b timeout 10 bash -c 'exec "
+		    "3<>/dev/tcp/192.0.2.1/3270 && head -c 65536 /dev/urandom "
+		    ">&3; cat <&3 >/dev/null' 2>/dev/null; test $? -ne 124",
+		    e->prefix),
+		0);
+	fprintf(stderr, "# garbage peer dropped after %.3f s\n", now_s() - t0);
+	/* b restarted with another secret: refused, so no proxy for it */
+	snprintf(e->conf_bad, sizeof(e->conf_bad), "%s/pair-bad.conf", e->dir);
+	assert_int_equal(write_pair_conf(e, FORM_PORTAL, e->conf_bad, "bad.key",
+					 "another-secret-0123456789abcdef"),
+			 0);
+	node_kill(e, 1);
+	e->node[1] = start_node(e, 1, e->conf_bad);
+	assert_true(wait_reachable("198.51.100.12", 3260, 10000));
+	msleep(3000);
+	assert_int_equal(netns(e, "pull", "b"), 0);
+	msleep(4000);
+	/* a must not open its proxy portal for an unauthenticated peer */
+	{
+		struct pt_config c = {
+			.n_urls = 1,
+			.urls = {"iscsi://198.51.100.21/" IQN_B "/0"},
+			.connect_timeout_s = 2,
+			.log = stderr};
+		struct pt_writer *w2 = pt_writer_new(&c);
+		assert_non_null(w2);
+		assert_int_not_equal(pt_writer_connect(w2), 0);
+		pt_writer_free(w2);
+	}
+	run("grep -i -E 'auth|hmac|refus' %s/a.log | head -5 | sed 's/^/# "
+	    "a.log: /' >&2",
+	    e->dir);
+	assert_int_equal(netns(e, "restore", "b"), 0);
+	r = writer_finish_and_verify(e);
+	assert_int_equal(r->hard_errors, 0);
+	assert_true(r->max_gap < 2.0);
+}
+
+/* The proxied path's throughput as a ratio of the direct path's, in the
+ * same run (takeover form: the same URL before and after the pull). */
+static void bench_set(const char *url, const char *tag, double out[4])
+{
+	static const struct {
+		uint32_t size;
+		bool write;
+	} k[4] = {{4096, true}, {4096, false}, {131072, true}, {131072, false}};
+	struct pt_bench_result r;
+
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pt_bench(url, NULL, 16u << 20, k[i].size, 32,
+					  3, k[i].write, &r),
+				 0);
+		out[i] = k[i].size == 4096 ? r.iops : r.mbps;
+		fprintf(stderr, "# BENCH %s %s %uK QD32: %.0f IOPS %.1f MB/s\n",
+			tag, k[i].write ? "write" : "read", k[i].size / 1024,
+			r.iops, r.mbps);
+	}
+}
+
+static void test_proxy_ratio(void **state)
+{
+	struct env *e = *state;
+	const char *url = "iscsi://198.51.100.32/" IQN_B "/0";
+	static const char *what[4] = {"4K write IOPS", "4K read IOPS",
+				      "128K write MB/s", "128K read MB/s"};
+	double direct[4], proxied[4];
+	int i;
+
+	SKIP_IF_CANNOT(e);
+	start_pair(e, FORM_TAKEOVER);
+	bench_set(url, "direct", direct);
+	assert_int_equal(netns(e, "pull", "b"), 0);
+	for (i = 0; i < 300 && !addr_on(e, "a", "198.51.100.32"); i++)
+		msleep(100);
+	if (i == 300) {
+		dump_logs(e);
+		fail_msg("a did not take over 198.51.100.32 within 30 s");
+	}
+	bench_set(url, "proxied", proxied);
+	for (i = 0; i < 4; i++)
+		fprintf(stderr,
+			"# FIGURE %s proxied/direct: %.2f (%.0f / %.0f)\n",
+			what[i], proxied[i] / direct[i], proxied[i], direct[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_block_format),
+		cmocka_unit_test_setup_teardown(test_topology, setup_or_clean,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_verifier_catches_stale,
+						setup_or_clean, teardown),
+		cmocka_unit_test_setup_teardown(test_single_restart,
+						setup_or_clean, teardown),
+		cmocka_unit_test_setup_teardown(test_single_link_pull,
+						setup_or_clean, teardown),
+		cmocka_unit_test_setup_teardown(test_portal_standin,
+						setup_or_clean, teardown),
+		cmocka_unit_test_setup_teardown(test_failover_portal,
+						setup_or_clean, teardown),
+		cmocka_unit_test_setup_teardown(test_failover_takeover,
+						setup_or_clean, teardown),
+		cmocka_unit_test_setup_teardown(test_ic_cut_portal,
+						setup_or_clean, teardown),
+		cmocka_unit_test_setup_teardown(test_ic_cut_takeover,
+						setup_or_clean, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_restart,
+						setup_or_clean, teardown),
+		cmocka_unit_test_setup_teardown(test_ten_flaps, setup_or_clean,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_ratio,
+						setup_or_clean, teardown),
+		cmocka_unit_test_setup_teardown(test_ic_unauthenticated,
+						setup_or_clean, teardown),
+	};
+
+	/* DUET_PAIR_TESTS="test_single_*" runs a subset (cmocka pattern). */
+	if (getenv("DUET_PAIR_TESTS"))
+		cmocka_set_test_filter(getenv("DUET_PAIR_TESTS"));
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
