@@ -16,6 +16,7 @@
 
 #include "duet/log.h"
 #include "duet/scsi.h"
+#include "duet/util.h"
 #include "node_int.h"
 
 uint64_t node_now_ms(void)
@@ -146,6 +147,47 @@ static bool local_busy(void *arg, const char *initiator, const char *target)
 	return true;
 }
 
+/* ---- the proxy port's dispatcher ---- */
+
+static void shim_submit(struct scsi_dispatcher *d, struct scsi_task *t)
+{
+	struct duet_node *n = container_of(d, struct duet_node, shim);
+
+	if (n->va) {
+		scsi_dispatch_submit(proxy_vadapter_dispatcher(n->va), t);
+		return;
+	}
+	proxy_fail_task(t); /* stopping: retryable, never GOOD */
+	t->done(t);
+}
+
+static void shim_tmf(struct scsi_dispatcher *d, struct scsi_tmf *tmf)
+{
+	struct duet_node *n = container_of(d, struct duet_node, shim);
+
+	if (n->va) {
+		scsi_dispatch_tmf(proxy_vadapter_dispatcher(n->va), tmf);
+		return;
+	}
+	tmf->result = SCSI_TMF_FAILED;
+	tmf->done(tmf);
+}
+
+static void shim_nexus_end(struct scsi_dispatcher *d,
+			   const struct scsi_itn *itn)
+{
+	struct duet_node *n = container_of(d, struct duet_node, shim);
+
+	if (n->va)
+		scsi_dispatch_nexus_end(proxy_vadapter_dispatcher(n->va), itn);
+}
+
+static const struct scsi_dispatch_ops shim_ops = {
+	.submit = shim_submit,
+	.tmf = shim_tmf,
+	.nexus_end = shim_nexus_end,
+};
+
 /* ---- ports ---- */
 
 static int add_portals(struct iscsi_port *port, const struct cfg_portal *p,
@@ -213,7 +255,7 @@ static uint16_t proxy_tpgt(const struct duet_node *n)
 
 static int make_proxy(struct duet_node *n)
 {
-	struct scsi_dispatcher *d = proxy_vadapter_dispatcher(n->va);
+	struct scsi_dispatcher *d = &n->shim;
 	char name[96];
 	int rc;
 
@@ -303,6 +345,7 @@ int node_start(struct event_base *base, const struct duet_config *cfg,
 	n->targets = targets;
 	n->n_targets = cfg->n_targets;
 	n->force = NODE_PATH_AUTO;
+	n->shim.ops = &shim_ops;
 	rc = make_link(n);
 	if (rc == 0)
 		rc = make_home(n);

@@ -43,6 +43,10 @@ struct duet_node {
 	struct scsi_target *const *targets;
 	size_t n_targets;
 	struct iscsi_port *home, *proxy;
+	/* The proxy port's dispatcher: forwards to the virtual adapter
+	 * while it exists; after node_stop() freed it, closing sessions
+	 * may still end their nexus here (and any late task fails). */
+	struct scsi_dispatcher shim;
 	struct ic_link *link;
 	struct proxy_vadapter *va;
 	struct proxy_remote *rm;
