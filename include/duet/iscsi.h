@@ -109,8 +109,8 @@ void iscsi_port_set_drained_cb(struct iscsi_port *port,
  * target) at the dispatcher or still receiving its data (live, closing or
  * replaced sessions alike)? The owner's ordering rule asks this before a
  * proxied nexus of the same pair may run (proxy.h, local_busy). */
-bool iscsi_port_nexus_busy(const struct iscsi_port *port,
-			   const char *initiator, const char *target);
+bool iscsi_port_nexus_busy(const struct iscsi_port *port, const char *initiator,
+			   const char *target);
 /* One-shot: fn(port, arg) runs from the event loop after the next command
  * of the port completed at its dispatcher or one of its connections was
  * freed (re-arm from fn if needed). fn NULL disarms. */

@@ -47,7 +47,7 @@ struct iscsi_port {
 	void *drained_arg;
 	bool drained_sent;
 	bool dead; /* freed once no connection or session uses it */
-	struct event *ev_drained; /* drained() runs from the loop */
+	struct event *ev_drained;	/* drained() runs from the loop */
 	iscsi_port_drained_fn activity; /* one-shot, see notify_activity */
 	void *activity_arg;
 	struct event *ev_activity;
@@ -170,8 +170,8 @@ static bool conn_busy(const struct iscsi_conn *c)
 	return false;
 }
 
-bool iscsi_port_nexus_busy(const struct iscsi_port *port,
-			   const char *initiator, const char *target)
+bool iscsi_port_nexus_busy(const struct iscsi_port *port, const char *initiator,
+			   const char *target)
 {
 	for (const struct iscsi_conn *c = iscsi_g.conns; c; c = c->next) {
 		const struct scsi_itn *itn;

@@ -47,8 +47,7 @@ static void link_up(struct ic_link *l, void *arg)
 	node_ha_link_up(n);
 }
 
-static void link_down(struct ic_link *l, int err, const char *reason,
-		      void *arg)
+static void link_down(struct ic_link *l, int err, const char *reason, void *arg)
 {
 	struct duet_node *n = arg;
 
@@ -75,8 +74,8 @@ static uint8_t *link_get_buf(struct ic_link *l, const struct ic_msg *m,
 	return NULL;
 }
 
-static void link_recv(struct ic_link *l, const struct ic_msg *m,
-		      uint8_t *data, uint32_t data_len, void *arg)
+static void link_recv(struct ic_link *l, const struct ic_msg *m, uint8_t *data,
+		      uint32_t data_len, void *arg)
 {
 	struct duet_node *n = arg;
 

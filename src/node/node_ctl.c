@@ -15,7 +15,9 @@
 
 static const char *path_name(int st)
 {
-	return st == HA_PATH_UP ? "up" : st == HA_PATH_DOWN ? "down" : "unknown";
+	return st == HA_PATH_UP	    ? "up"
+	       : st == HA_PATH_DOWN ? "down"
+				    : "unknown";
 }
 
 static void show_port(struct ctl_reply *r, struct iscsi_port *p)
@@ -111,16 +113,15 @@ static int cmd_status(struct ctl_reply *r, struct duet_node *n)
 			 n->takeover ? "takeover" : "portal", n->partner->name);
 	ctl_reply_printf(r, "state %s for %.1f s", ha_state_name(f->state),
 			 (double)(now - n->state_since_ms) / 1000.0);
-	ctl_reply_printf(r,
-			 "client path %s (%s%s%s), partner's path %s, holds "
-			 "own portals %s, holds partner's %s, proxy open %s",
-			 n->path_up ? "up" : "DOWN", node_force_name(n->force),
-			 n->pmon ? ", monitor " : "",
-			 n->pmon ? path_name(ha_path_mon_state(n->pmon)) : "",
-			 f->peer_path_up ? "up" : "DOWN",
-			 f->own_held ? "yes" : "no",
-			 f->partner_held ? "yes" : "no",
-			 f->proxy_open ? "yes" : "no");
+	ctl_reply_printf(
+		r,
+		"client path %s (%s%s%s), partner's path %s, holds "
+		"own portals %s, holds partner's %s, proxy open %s",
+		n->path_up ? "up" : "DOWN", node_force_name(n->force),
+		n->pmon ? ", monitor " : "",
+		n->pmon ? path_name(ha_path_mon_state(n->pmon)) : "",
+		f->peer_path_up ? "up" : "DOWN", f->own_held ? "yes" : "no",
+		f->partner_held ? "yes" : "no", f->proxy_open ? "yes" : "no");
 	show_link(r, n);
 	show_port(r, n->home);
 	show_port(r, n->proxy);

@@ -88,9 +88,9 @@ static void after_event(struct duet_node *n)
 		if (s == HA_ST_PARTNER_PROXYING &&
 		    n->last_state != HA_ST_TAKING_BACK)
 			n->cnt.taken_over++;
-		if (s == HA_ST_NORMAL && (n->last_state == HA_ST_TAKING_BACK ||
-					  n->last_state ==
-						  HA_ST_PARTNER_PROXYING))
+		if (s == HA_ST_NORMAL &&
+		    (n->last_state == HA_ST_TAKING_BACK ||
+		     n->last_state == HA_ST_PARTNER_PROXYING))
 			n->cnt.taken_back++;
 		n->last_state = s;
 		n->state_since_ms = node_now_ms();
@@ -299,7 +299,7 @@ int node_path_raw(const struct duet_node *n)
 {
 	if (n->force != NODE_PATH_AUTO)
 		return n->force == NODE_PATH_FORCE_UP ? HA_PATH_UP
-						       : HA_PATH_DOWN;
+						      : HA_PATH_DOWN;
 	if (n->pmon)
 		return ha_path_mon_state(n->pmon);
 	return HA_PATH_UP; /* no interface to watch: up unless forced */
@@ -392,8 +392,8 @@ static int start_monitor(struct duet_node *n)
 			 "as up (duetctl path down|up|auto to override)");
 		return 0;
 	}
-	for (size_t i = 0; i < n->self->n_witnesses &&
-			   pc.n_witnesses < HA_PATH_MAX_WITNESSES;
+	for (size_t i = 0;
+	     i < n->self->n_witnesses && pc.n_witnesses < HA_PATH_MAX_WITNESSES;
 	     i++) {
 		socklen_t len;
 
@@ -406,16 +406,15 @@ static int start_monitor(struct duet_node *n)
 					   &len) == 0)
 			pc.n_witnesses++;
 		else
-			log_warn("pair: witness %s: not a numeric address",
-				 hp);
+			log_warn("pair: witness %s: not a numeric address", hp);
 	}
 	return ha_path_mon_create(n->base, &pc, mon_cb, n, &n->pmon);
 }
 
 /* ---- address sets (takeover form) ---- */
 
-static int make_set(struct duet_node *n, struct ha_addrset *s,
-		    const char *name, const struct cfg_node *owner)
+static int make_set(struct duet_node *n, struct ha_addrset *s, const char *name,
+		    const struct cfg_node *owner)
 {
 	struct ha_addr a[HA_ADDRSET_MAX];
 	unsigned k = 0;

@@ -26,12 +26,13 @@ enum node_force {
 };
 
 struct node_counters {
-	uint64_t failovers;   /* entered PROXYING_FOR_PARTNER */
-	uint64_t givebacks;   /* PROXYING -> NORMAL through giveback */
-	uint64_t taken_over;  /* partner started proxying for us */
-	uint64_t taken_back;  /* we took our portals back */
+	uint64_t failovers;  /* entered PROXYING_FOR_PARTNER */
+	uint64_t givebacks;  /* PROXYING -> NORMAL through giveback */
+	uint64_t taken_over; /* partner started proxying for us */
+	uint64_t taken_back; /* we took our portals back */
 	uint64_t ic_ups, ic_downs;
-	uint64_t proxy_drops; /* proxy connections dropped (IC down / giveback) */
+	uint64_t
+		proxy_drops; /* proxy connections dropped (IC down / giveback) */
 	uint64_t ha_rx, ha_tx, ha_bad;
 };
 
@@ -54,13 +55,13 @@ struct duet_node {
 	/* HA */
 	struct ha_fsm fsm;
 	bool fsm_ready;
-	struct event *ev_fsm;	/* the machine's deadline */
+	struct event *ev_fsm;	  /* the machine's deadline */
 	struct ha_path_mon *pmon; /* NULL without client_interface */
 	struct ha_damper damper;  /* forced / interface-less path */
 	struct event *ev_damp;
 	enum node_force force;
-	bool path_up;	/* what the machine was told last */
-	bool want_drain; /* proxy-drain asked, drain-done not yet fed */
+	bool path_up;	   /* what the machine was told last */
+	bool want_drain;   /* proxy-drain asked, drain-done not yet fed */
 	bool ic_suspended; /* proxy port refused because the link is down */
 	bool own_sets, partner_sets;
 	struct ha_addrset own_set, partner_set;

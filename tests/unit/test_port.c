@@ -330,6 +330,69 @@ static void test_free_with_zombie(void **st)
 	iscsi_conn_reap(); /* frees c, then the port */
 }
 
+/* The owner's ordering query: commands of (initiator, target) still at
+ * the dispatcher or receiving data on a port; and the one-shot activity
+ * notification that re-checks held proxied commands. */
+static int activity_calls;
+
+static void on_activity(struct iscsi_port *p, void *arg)
+{
+	assert_ptr_equal(p, home);
+	assert_ptr_equal(arg, &activity_calls);
+	activity_calls++;
+}
+
+static void test_nexus_busy(void **st)
+{
+	struct iscsi_session sess = {.refs = 1};
+	struct iscsi_task t = {.state = T_DATA};
+	struct iscsi_conn *c;
+
+	snprintf(sess.itn.initiator_name, sizeof(sess.itn.initiator_name), "%s",
+		 INI);
+	snprintf(sess.itn.target_name, sizeof(sess.itn.target_name), "%s", TA);
+	c = iscsi_conn_new(-1, "127.0.0.9", 40002, "127.0.0.1", 3260);
+	assert_non_null(c);
+	assert_int_equal(iscsi_conn_set_port(c, home), 0);
+	assert_false(iscsi_port_nexus_busy(home, INI, TA));
+	c->sess = &sess;
+	assert_false(iscsi_port_nexus_busy(home, INI, TA)); /* idle */
+	c->n_scsi = 1;
+	assert_true(iscsi_port_nexus_busy(home, INI, TA));
+	assert_true(iscsi_port_nexus_busy(home, INI,
+					  "IQN.2026-11.ORG.EXAMPLE:A.DISK0"));
+	assert_false(iscsi_port_nexus_busy(home, "iqn.other:x", TA));
+	assert_false(iscsi_port_nexus_busy(home, INI, TB));
+	assert_false(iscsi_port_nexus_busy(proxy, INI, TA));
+	/* closed connection, command still at the dispatcher: busy */
+	iscsi_conn_close(c, "test");
+	assert_true(iscsi_port_nexus_busy(home, INI, TA));
+	c->n_scsi = 0;
+	c->tasks = &t; /* collecting data-out */
+	assert_true(iscsi_port_nexus_busy(home, INI, TA));
+	t.dropped = true;
+	assert_false(iscsi_port_nexus_busy(home, INI, TA));
+	c->tasks = NULL;
+
+	/* one-shot activity callback (no loop: runs at once) */
+	activity_calls = 0;
+	iscsi_port_task_done(home);
+	assert_int_equal(activity_calls, 0);
+	iscsi_port_notify_activity(home, on_activity, &activity_calls);
+	iscsi_port_task_done(proxy);
+	assert_int_equal(activity_calls, 0);
+	iscsi_port_task_done(home);
+	assert_int_equal(activity_calls, 1);
+	iscsi_port_task_done(home);
+	assert_int_equal(activity_calls, 1);
+	iscsi_port_notify_activity(home, on_activity, &activity_calls);
+	iscsi_port_notify_activity(home, NULL, NULL); /* disarmed */
+	iscsi_port_task_done(home);
+	assert_int_equal(activity_calls, 1);
+	c->sess = NULL;
+	iscsi_conn_reap();
+}
+
 /* A takeover port binds an address that is not on any interface. */
 static void test_listen_freebind(void **st)
 {
@@ -361,6 +424,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_states, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_zombie, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_nexus_busy, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_listen_freebind, setup,
 						teardown),
