@@ -16,6 +16,7 @@
  *    and its connections are dropped: nothing could reach the owner.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,53 @@ static void proxy_close(struct duet_node *n)
 		iscsi_port_set_state(n->proxy, ISCSI_PORT_REFUSING);
 }
 
+/* Serving our own portals again (giveback, or after a start without the
+ * partner): commands the partner proxied to us must all have finished
+ * first, or a resent write could be overtaken by the stale one. After a
+ * drained giveback there are none; after a drain timeout or an
+ * interconnect cut some may still be in the backing store: the home port
+ * refuses logins (retryable) until they are done. */
+static bool remote_idle(const struct duet_node *n)
+{
+	struct proxy_remote_stats st;
+
+	if (!n->rm)
+		return true;
+	proxy_remote_get_stats(n->rm, &st);
+	return st.tasks == 0;
+}
+
+static void serve_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct duet_node *n = arg;
+	struct timeval tv = {0, 20000};
+
+	if (!n->fsm.own_held)
+		return; /* gave them up again meanwhile */
+	if (!remote_idle(n)) {
+		event_add(n->ev_serve, &tv);
+		return;
+	}
+	log_info("pair: proxied commands finished after %" PRIu64
+		 " ms: home port serves",
+		 node_now_ms() - n->serve_wait_since);
+	iscsi_port_set_state(n->home, ISCSI_PORT_OPEN);
+}
+
+static int own_serve(struct duet_node *n)
+{
+	if (remote_idle(n) || !n->ev_serve) {
+		iscsi_port_set_state(n->home, ISCSI_PORT_OPEN);
+		return 0;
+	}
+	log_warn("pair: commands proxied by %s still running here: home "
+		 "port refuses logins until they finish",
+		 n->partner->name);
+	n->serve_wait_since = node_now_ms();
+	event_active(n->ev_serve, EV_TIMEOUT, 0);
+	return 0;
+}
+
 static int addrs(struct ha_addrset *s, bool have, bool add)
 {
 	if (!have)
@@ -192,8 +240,7 @@ static int do_act(void *ctx, const struct ha_action *a)
 		return addrs(&n->partner_set, n->partner_sets,
 			     a->type == HA_ACT_PARTNER_ADDRS_ADD);
 	case HA_ACT_OWN_SERVE:
-		iscsi_port_set_state(n->home, ISCSI_PORT_OPEN);
-		return 0;
+		return own_serve(n);
 	case HA_ACT_OWN_ADDRS_ADD:
 	case HA_ACT_OWN_ADDRS_DEL:
 		return addrs(&n->own_set, n->own_sets,
@@ -479,7 +526,8 @@ int node_ha_start(struct duet_node *n)
 		return rc;
 	n->ev_fsm = evtimer_new(n->base, fsm_timer_cb, n);
 	n->ev_damp = evtimer_new(n->base, damp_cb, n);
-	if (!n->ev_fsm || !n->ev_damp)
+	n->ev_serve = evtimer_new(n->base, serve_check, n);
+	if (!n->ev_fsm || !n->ev_damp || !n->ev_serve)
 		return -ENOMEM;
 	iscsi_port_set_drained_cb(n->proxy, proxy_drained, n);
 	ha_damper_init(&n->damper, n->cfg->cluster.damp_ms, false);
@@ -509,6 +557,10 @@ void node_ha_stop(struct duet_node *n)
 	if (n->ev_damp) {
 		event_free(n->ev_damp);
 		n->ev_damp = NULL;
+	}
+	if (n->ev_serve) {
+		event_free(n->ev_serve);
+		n->ev_serve = NULL;
 	}
 	if (n->proxy)
 		iscsi_port_set_drained_cb(n->proxy, NULL, NULL);

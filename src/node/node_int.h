@@ -64,6 +64,8 @@ struct duet_node {
 	bool want_drain;   /* proxy-drain asked, drain-done not yet fed */
 	bool ic_suspended; /* proxy port refused because the link is down */
 	bool own_sets, partner_sets;
+	struct event *ev_serve; /* home port waits for proxied commands */
+	uint64_t serve_wait_since;
 	struct ha_addrset own_set, partner_set;
 	enum ha_state last_state;
 	uint64_t state_since_ms;
