@@ -66,10 +66,14 @@ static void show_link(struct ctl_reply *r, struct duet_node *n)
 	ctl_reply_printf(r,
 			 "interconnect: %s (%s <-> %s), ups %" PRIu64
 			 " downs %" PRIu64 ", msgs tx %" PRIu64 " rx %" PRIu64
-			 ", auth failures %" PRIu64 "%s%s",
+			 ", bytes tx %" PRIu64 " rx %" PRIu64
+			 " (data read in place %" PRIu64 ", copied %" PRIu64
+			 "), tx queued %zu, auth failures %" PRIu64 "%s%s",
 			 ic_link_is_up(n->link) ? "up" : "DOWN", n->ic_listen,
 			 n->ic_peer, st.ups, st.downs, st.tx_msgs, st.rx_msgs,
-			 st.auth_failures, err && *err ? ", last error: " : "",
+			 st.tx_bytes, st.rx_bytes, st.rx_data_direct,
+			 st.rx_data_copied, st.tx_queued, st.auth_failures,
+			 err && *err ? ", last error: " : "",
 			 err && *err ? err : "");
 }
 
