@@ -36,7 +36,7 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/duet-conf.XXXXXX")
 PID=
 cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+	if [ -n "$PID" ]; then { kill -9 "$PID"; wait "$PID"; } 2>/dev/null; fi
 	if [ "${KEEP:-0}" = 1 ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
@@ -66,7 +66,13 @@ if [ $ready -ne 1 ]; then
 	exit 1
 fi
 
-URL="iscsi://127.0.0.1:$PORT/$IQN/0"
+# the portal accepts; now wait until the target is visible via discovery
+for _ in $(seq 1 100); do
+	timeout 5 iscsi-ls "iscsi://127.0.0.1:$PORT" 2>/dev/null | grep -q "$IQN" && break
+	sleep 0.1
+done
+
+URL="iscsi://127.0.0.1:$PORT/$IQN/${CONFORMANCE_LUN:-0}"
 echo "conformance: iscsi-test-cu -d -v --test=$TESTS $URL (limit ${TMO}s)"
 start=$(date +%s)
 ( cd "$TMP" && timeout -k 10 "$TMO" iscsi-test-cu -d -v --test="$TESTS" \
