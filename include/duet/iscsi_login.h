@@ -121,5 +121,8 @@ void iscsi_text_free(struct iscsi_text *t);
  */
 int iscsi_text_rx(struct iscsi_text *t, const uint8_t *bhs, const uint8_t *data,
 		  uint32_t dlen, struct iscsi_pdu_out *rsp);
+/* The initiator's MaxRecvDataSegmentLength as (re)declared in FFP Text
+ * Requests: the connection should use it as its max_xmit_dsl. */
+uint32_t iscsi_text_max_xmit_dsl(const struct iscsi_text *t);
 
 #endif

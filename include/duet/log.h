@@ -19,6 +19,8 @@ void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* "error", "warn", "info", "debug" -> level; returns 0 or -EINVAL. */
 int log_level_parse(const char *s, enum log_level *out);
+/* LOG_LVL_ERR -> "error", ... (for status output). */
+const char *log_level_name(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -25,6 +25,10 @@ int scsi_target_add_lun(struct scsi_target *t, const struct cfg_lun *lun,
 struct scsi_dispatcher *scsi_target_dispatcher(struct scsi_target *t);
 /* Tasks submitted and not yet completed (for a graceful shutdown). */
 unsigned scsi_target_inflight(const struct scsi_target *t);
+/* Tasks of one I_T nexus (matched by initiator name, ISID and relative
+ * target port id) not yet completed: lets the owner drain a nexus. */
+unsigned scsi_target_nexus_inflight(const struct scsi_target *t,
+				    const struct scsi_itn *itn);
 /* Close every LUN; no task may be in flight. */
 void scsi_target_free(struct scsi_target *t);
 

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private to src/config: validation helpers shared by the file parser and
+ * the command-line quick start, and test hooks. */
+#ifndef DUET_CONFIG_INT_H
+#define DUET_CONFIG_INT_H
+
+#include <stdio.h>
+
+#include "duet/config.h"
+
+/* Limits (RFC 7143 section 13 and our own sanity bounds). */
+#define CFG_MRDSL_MIN 512u
+#define CFG_MRDSL_MAX 16777215u
+#define CFG_QUEUE_DEPTH_MAX 4096u
+#define CFG_LUN_ID_MAX 16383u /* flat space addressing */
+#define CFG_TIME_MAX 3600u
+#define CFG_IO_WORKERS_MAX 1024u
+#define CFG_SERIAL_MAX 64u
+#define CFG_ALIAS_MAX 255u
+
+/* Error sink: "file:line: message" lines. */
+struct cfg_errs {
+	const char *file; /* NULL: command line */
+	FILE *out;
+	unsigned count;
+};
+
+void cfg_error(struct cfg_errs *e, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* "host:port" into p->host/p->port; NULL or the reason it is wrong. */
+const char *cfg_parse_portal(const char *s, struct cfg_portal *p);
+/* Each returns NULL when valid, or a static/explaining string in buf. */
+const char *cfg_check_iscsi_name(const char *name, char *buf, size_t len);
+const char *cfg_check_netmask(const char *s, char *buf, size_t len);
+/* Compare two normalised portals: same address family/bytes and port. */
+bool cfg_portal_equal(const struct cfg_portal *a, const struct cfg_portal *b);
+bool cfg_portal_is_wildcard(const struct cfg_portal *p);
+int cfg_portal_family(const struct cfg_portal *p);
+
+/* Cross-checks over a whole config (missing sections, duplicates). */
+void cfg_validate_all(struct duet_config *cfg, struct cfg_errs *e);
+
+/* Same as the public calls, with problems printed to `errs`. */
+int config_load_file_to(const char *path, const char *node,
+			struct duet_config *cfg, FILE *errs);
+int config_from_args_to(const char *portal, const char *target,
+			char *const *luns, size_t n_luns,
+			struct duet_config *cfg, FILE *errs);
+
+#endif
