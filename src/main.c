@@ -108,6 +108,61 @@ static void usage(FILE *f)
 		CTL_DEFAULT_SOCKET);
 }
 
+/* One option; returns 0 to go on, or an exit status + 1. */
+static int handle_opt(int c, struct opts *o)
+{
+	switch (c) {
+	case 'c':
+		o->config = optarg;
+		break;
+	case 'n':
+		o->node = optarg;
+		break;
+	case 'f':
+		o->foreground = true;
+		break;
+	case OPT_CHECK:
+		o->check_config = true;
+		break;
+	case OPT_LOG_LEVEL:
+		if (log_level_parse(optarg, &o->log_level) < 0) {
+			fprintf(stderr,
+				"duetd: --log-level %s: use error, warn, info "
+				"or debug\n",
+				optarg);
+			return 3;
+		}
+		o->log_level_set = true;
+		break;
+	case OPT_PIDFILE:
+		o->pidfile = optarg;
+		break;
+	case OPT_CTL:
+		o->ctl_socket = optarg;
+		break;
+	case OPT_PORTAL:
+		o->portal = optarg;
+		break;
+	case OPT_TARGET:
+		o->target = optarg;
+		break;
+	case OPT_LUN:
+		if (o->n_luns == MAX_LUN_ARGS) {
+			fprintf(stderr, "duetd: at most %d --lun\n",
+				MAX_LUN_ARGS);
+			return 3;
+		}
+		o->luns[o->n_luns++] = optarg;
+		break;
+	default:
+		return c == 'h' ? (usage(stdout), 1)
+		       : c == 'V'
+			       ? (printf("duetd %s\n", DUET_VERSION), 1)
+			       : (fprintf(stderr, "Try 'duetd --help'.\n"), 3);
+	}
+	return 0;
+}
+
 /* Returns 0 to go on, or an exit status + 1 (1 = exit 0). */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
@@ -126,63 +181,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	int c;
+	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "c:n:fhV", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			o->config = optarg;
-			break;
-		case 'n':
-			o->node = optarg;
-			break;
-		case 'f':
-			o->foreground = true;
-			break;
-		case OPT_CHECK:
-			o->check_config = true;
-			break;
-		case OPT_LOG_LEVEL:
-			if (log_level_parse(optarg, &o->log_level) < 0) {
-				fprintf(stderr,
-					"duetd: --log-level %s: use error, "
-					"warn, info or debug\n",
-					optarg);
-				return 3;
-			}
-			o->log_level_set = true;
-			break;
-		case OPT_PIDFILE:
-			o->pidfile = optarg;
-			break;
-		case OPT_CTL:
-			o->ctl_socket = optarg;
-			break;
-		case OPT_PORTAL:
-			o->portal = optarg;
-			break;
-		case OPT_TARGET:
-			o->target = optarg;
-			break;
-		case OPT_LUN:
-			if (o->n_luns == MAX_LUN_ARGS) {
-				fprintf(stderr, "duetd: at most %d --lun\n",
-					MAX_LUN_ARGS);
-				return 3;
-			}
-			o->luns[o->n_luns++] = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		case 'V':
-			printf("duetd %s\n", DUET_VERSION);
-			return 1;
-		default:
-			fprintf(stderr, "Try 'duetd --help'.\n");
-			return 3;
-		}
-	}
+	while ((c = getopt_long(argc, argv, "c:n:fhV", lopts, NULL)) != -1)
+		if ((ret = handle_opt(c, o)))
+			return ret;
 	if (optind < argc) {
 		fprintf(stderr, "duetd: unexpected argument '%s'\n",
 			argv[optind]);

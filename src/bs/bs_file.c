@@ -400,14 +400,16 @@ bool bs_write_back(const struct bs_dev *dev)
 	return atomic_load_explicit(&dev->write_back, memory_order_relaxed);
 }
 
+/*
+ * Runs on the loop thread, so it never blocks: data written while
+ * write-back was on stays volatile until the caller submits BS_OP_FLUSH
+ * (SYNCHRONIZE CACHE). Writes queued before the switch may still be
+ * issued with the old mode.
+ */
 void bs_set_write_back(struct bs_dev *dev, bool on)
 {
 	bool old = atomic_exchange(&dev->write_back, on);
 
-	/* Turning write-back off: what was cached must be stable too. */
-	if (old && !on && fdatasync(dev->fd) < 0)
-		log_warn("%s: fdatasync when disabling write-back failed: %s",
-			 dev->path, strerror(errno));
 	if (old != on)
 		log_info("%s: write-back caching %s", dev->path,
 			 on ? "enabled" : "disabled (write-through)");

@@ -100,12 +100,14 @@ int config_from_args_to(const char *portal, const char *target,
 	}
 	if (t->name && n_luns)
 		cfg_validate_all(cfg, &e);
+	cfg_errs_flush(&e);
 	if (e.count) {
 		config_free(cfg);
 		return -EINVAL;
 	}
 	return 0;
 nomem:
+	cfg_errs_flush(&e);
 	config_free(cfg);
 	return -ENOMEM;
 }

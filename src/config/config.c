@@ -289,6 +289,9 @@ static void parse_portals(struct cfg_errs *e, const config_setting_t *root,
 	const config_setting_t *l = get_list(e, root, "portals");
 	int n = l ? config_setting_length(l) : 0;
 
+	/* A present but mistyped list was reported already. */
+	e->portals_given =
+		l ? n > 0 : config_setting_get_member(root, "portals") != NULL;
 	if (!l)
 		return;
 	cfg->portals = calloc_or_die((size_t)n, sizeof(*cfg->portals));
@@ -488,6 +491,9 @@ static void parse_targets(struct cfg_errs *e, const config_setting_t *root,
 	const config_setting_t *l = get_list(e, root, "targets");
 	int n = l ? config_setting_length(l) : 0;
 
+	/* A present but mistyped list was reported already. */
+	e->targets_given =
+		l ? n > 0 : config_setting_get_member(root, "targets") != NULL;
 	if (!l)
 		return;
 	cfg->targets = calloc_or_die((size_t)n, sizeof(*cfg->targets));
@@ -642,6 +648,7 @@ int config_load_file_to(const char *path, const char *node,
 				  "syntax error: %s", config_error_text(&lc));
 		}
 		config_destroy(&lc);
+		cfg_errs_flush(&e);
 		return -EINVAL;
 	}
 	cfg->file = dup_or_die(path);
@@ -650,6 +657,7 @@ int config_load_file_to(const char *path, const char *node,
 	parse_root(&e, config_root_setting(&lc), cfg);
 	cfg_validate_all(cfg, &e);
 	config_destroy(&lc);
+	cfg_errs_flush(&e);
 	if (e.count) {
 		config_free(cfg);
 		return -EINVAL;

@@ -18,15 +18,27 @@
 #define CFG_SERIAL_MAX 64u
 #define CFG_ALIAS_MAX 255u
 
-/* Error sink: "file:line: message" lines. */
+struct cfg_err_msg {
+	int line;
+	unsigned seq;
+	char *text; /* the whole "file:line: message" */
+};
+
+/* Error sink: collected, then printed sorted by line (cfg_errs_flush). */
 struct cfg_errs {
 	const char *file; /* NULL: command line */
 	FILE *out;
 	unsigned count;
+	bool portals_given; /* present and non-empty, even if invalid */
+	bool targets_given;
+	struct cfg_err_msg *msgs;
+	size_t n_msgs, cap;
 };
 
 void cfg_error(struct cfg_errs *e, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Print every collected error in line order (file-wide ones last). */
+void cfg_errs_flush(struct cfg_errs *e);
 
 /* "host:port" into p->host/p->port; NULL or the reason it is wrong. */
 const char *cfg_parse_portal(const char *s, struct cfg_portal *p);

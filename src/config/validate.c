@@ -8,6 +8,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,20 +21,66 @@
 
 void cfg_error(struct cfg_errs *e, int line, const char *fmt, ...)
 {
-	FILE *out = e->out ? e->out : stderr;
+	char msg[1024], *text = NULL;
 	va_list ap;
+	int n;
 
-	if (e->file && line > 0)
-		fprintf(out, "%s:%d: ", e->file, line);
-	else if (e->file)
-		fprintf(out, "%s: ", e->file);
-	else
-		fprintf(out, "command line: ");
 	va_start(ap, fmt);
-	vfprintf(out, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', out);
+	if (e->file && line > 0)
+		n = asprintf(&text, "%s:%d: %s", e->file, line, msg);
+	else
+		n = asprintf(&text, "%s: %s",
+			     e->file ? e->file : "command line", msg);
 	e->count++;
+	if (n < 0)
+		text = NULL;
+	if (e->n_msgs == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 16;
+		struct cfg_err_msg *m = realloc(e->msgs, cap * sizeof(*m));
+
+		if (!m) {
+			/* Cannot keep it: print it now rather than lose it. */
+			fprintf(e->out ? e->out : stderr, "%s\n",
+				text ? text : msg);
+			free(text);
+			return;
+		}
+		e->msgs = m;
+		e->cap = cap;
+	}
+	e->msgs[e->n_msgs++] = (struct cfg_err_msg){
+		.line = line > 0 ? line : INT_MAX,
+		.seq = e->count,
+		.text = text,
+	};
+}
+
+static int cmp_msg(const void *a, const void *b)
+{
+	const struct cfg_err_msg *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void cfg_errs_flush(struct cfg_errs *e)
+{
+	FILE *out = e->out ? e->out : stderr;
+
+	if (e->n_msgs)
+		qsort(e->msgs, e->n_msgs, sizeof(*e->msgs), cmp_msg);
+	for (size_t i = 0; i < e->n_msgs; i++) {
+		fprintf(out, "%s\n",
+			e->msgs[i].text ? e->msgs[i].text : "(out of memory)");
+		free(e->msgs[i].text);
+	}
+	free(e->msgs);
+	e->msgs = NULL;
+	e->n_msgs = e->cap = 0;
+	fflush(out);
 }
 
 void config_defaults(struct duet_config *cfg)
@@ -388,7 +436,7 @@ bool cfg_portal_is_wildcard(const struct cfg_portal *p)
 
 static void validate_portals(struct duet_config *cfg, struct cfg_errs *e)
 {
-	if (cfg->n_portals == 0)
+	if (cfg->n_portals == 0 && !e->portals_given)
 		cfg_error(e, 0,
 			  "no portals configured (add e.g. "
 			  "portals = ( \"0.0.0.0:3260\" );)");
@@ -463,7 +511,7 @@ static void validate_luns(struct duet_config *cfg, size_t ti,
 void cfg_validate_all(struct duet_config *cfg, struct cfg_errs *e)
 {
 	validate_portals(cfg, e);
-	if (cfg->n_targets == 0)
+	if (cfg->n_targets == 0 && !e->targets_given)
 		cfg_error(e, 0,
 			  "no targets configured (add a targets = ( { name = "
 			  "...; luns = ( ... ); } ); list)");

@@ -156,7 +156,7 @@ int scsi_spc_mode_sense(struct scsi_cmd *c)
  * apply it. Returns 0 or -1 after setting sense. `off` is the page's
  * offset in the parameter list (for the field pointer). */
 static int select_page(struct scsi_cmd *c, const uint8_t *p, uint32_t avail,
-		       uint32_t off, bool *changed)
+		       uint32_t off, bool apply, bool *changed)
 {
 	struct scsi_lu *lu = c->lu;
 	uint8_t cur[32], mask[32];
@@ -193,6 +193,8 @@ static int select_page(struct scsi_cmd *c, const uint8_t *p, uint32_t avail,
 			return -1;
 		}
 	}
+	if (!apply)
+		return 0;
 	if (memcmp(p + 2, cur + 2, len - 2))
 		*changed = true;
 	switch (p[0] & 0x3f) {
@@ -243,6 +245,24 @@ static int select_header(struct scsi_cmd *c, const uint8_t *p, uint32_t len,
 	return 0;
 }
 
+static int select_pages(struct scsi_cmd *c, uint32_t off, uint32_t len,
+			bool apply, bool *changed)
+{
+	const uint8_t *b = c->task->buf;
+
+	while (off < len) {
+		if (len - off < 2) {
+			scsi_cmd_sense(c, SCSI_SK_ILLEGAL_REQUEST,
+				       SCSI_ASC_PARAM_LIST_LENGTH_ERROR);
+			return -1;
+		}
+		if (select_page(c, b + off, len - off, off, apply, changed))
+			return -1;
+		off += 2u + b[off + 1];
+	}
+	return 0;
+}
+
 int scsi_spc_mode_select(struct scsi_cmd *c)
 {
 	struct scsi_task *t = c->task;
@@ -268,16 +288,10 @@ int scsi_spc_mode_select(struct scsi_cmd *c)
 	}
 	if (select_header(c, t->buf, len, ten, &off))
 		return SCSI_CMD_DONE;
-	while (off < len) {
-		if (len - off < 2) {
-			scsi_cmd_sense(c, SCSI_SK_ILLEGAL_REQUEST,
-				       SCSI_ASC_PARAM_LIST_LENGTH_ERROR);
-			return SCSI_CMD_DONE;
-		}
-		if (select_page(c, t->buf + off, len - off, off, &changed))
-			return SCSI_CMD_DONE;
-		off += 2u + t->buf[off + 1];
-	}
+	/* Validate every page first, then apply: all or nothing. */
+	if (select_pages(c, off, len, false, &changed) ||
+	    select_pages(c, off, len, true, &changed))
+		return SCSI_CMD_DONE;
 	if (changed)
 		scsi_lu_ua_others(c->lu, t->itn,
 				  SCSI_ASC_MODE_PARAMETERS_CHANGED);

@@ -84,6 +84,14 @@ const struct scsi_opdesc scsi_sbc_ops[] = {
 	 scsi_spc_start_stop,
 	 {0x1b, 0x01, 0, 0x0f, 0xf7, 0},
 	 30},
+	{SCSI_OP_PREVENT_ALLOW_REMOVAL,
+	 0,
+	 6,
+	 0,
+	 "PREVENT ALLOW MEDIUM REMOVAL",
+	 scsi_spc_tur,
+	 {0x1e, 0, 0, 0, 0x03, 0},
+	 1},
 	{SCSI_OP_READ_CAPACITY_10,
 	 0,
 	 10,
@@ -123,6 +131,14 @@ const struct scsi_opdesc scsi_sbc_ops[] = {
 	 "VERIFY(10)",
 	 scsi_sbc_verify,
 	 {0x2f, 0x16, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, 0},
+	 30},
+	{SCSI_OP_PREFETCH_10,
+	 0,
+	 10,
+	 0,
+	 "PRE-FETCH(10)",
+	 scsi_sbc_prefetch,
+	 {0x34, 0x02, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, 0},
 	 30},
 	{SCSI_OP_SYNCHRONIZE_CACHE_10,
 	 0,
@@ -182,6 +198,15 @@ const struct scsi_opdesc scsi_sbc_ops[] = {
 	 "VERIFY(16)",
 	 scsi_sbc_verify,
 	 {0x8f, 0x16, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	  0xff, 0xff, 0xff, 0x1f, 0},
+	 30},
+	{SCSI_OP_PREFETCH_16,
+	 0,
+	 16,
+	 0,
+	 "PRE-FETCH(16)",
+	 scsi_sbc_prefetch,
+	 {0x90, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	  0xff, 0xff, 0xff, 0x1f, 0},
 	 30},
 	{SCSI_OP_SYNCHRONIZE_CACHE_16,
@@ -254,11 +279,26 @@ const struct scsi_opdesc scsi_sbc_ops[] = {
 
 const unsigned scsi_sbc_n_ops = ARRAY_SIZE(scsi_sbc_ops);
 
+/* First table index + 1 for each opcode (0 = unsupported), built once. */
+static uint8_t op_index[256];
+static bool op_index_ready;
+
+static void build_op_index(void)
+{
+	for (unsigned i = scsi_sbc_n_ops; i-- > 0;)
+		op_index[scsi_sbc_ops[i].opcode] = (uint8_t)(i + 1);
+	op_index_ready = true;
+}
+
 const struct scsi_opdesc *scsi_op_lookup(uint8_t opcode, uint8_t sa,
 					 bool *sa_unknown)
 {
 	*sa_unknown = false;
-	for (unsigned i = 0; i < scsi_sbc_n_ops; i++) {
+	if (!op_index_ready)
+		build_op_index();
+	if (!op_index[opcode])
+		return NULL;
+	for (unsigned i = op_index[opcode] - 1u; i < scsi_sbc_n_ops; i++) {
 		const struct scsi_opdesc *op = &scsi_sbc_ops[i];
 
 		if (op->opcode != opcode)

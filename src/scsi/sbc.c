@@ -36,6 +36,7 @@ static void parse_rw(const uint8_t *cdb, struct rw_params *p)
 	case SCSI_OP_WRITE_VERIFY_16:
 	case SCSI_OP_VERIFY_16:
 	case SCSI_OP_SYNCHRONIZE_CACHE_16:
+	case SCSI_OP_PREFETCH_16:
 		p->lba = get_be64(&cdb[2]);
 		p->nblocks = get_be32(&cdb[10]);
 		p->len_off = 10;
@@ -319,4 +320,14 @@ int scsi_sbc_sync_cache(struct scsi_cmd *c)
 	c->lba = p.lba;
 	c->nblocks = p.nblocks;
 	return submit_io(c, BS_OP_FLUSH, NULL, 0, false, rw_done);
+}
+
+/* PRE-FETCH: nothing to stage in a cache we do not own; range checked. */
+int scsi_sbc_prefetch(struct scsi_cmd *c)
+{
+	struct rw_params p;
+
+	parse_rw(c->task->cdb, &p);
+	check_range(c, p.lba, p.nblocks, p.len_off, false);
+	return SCSI_CMD_DONE;
 }

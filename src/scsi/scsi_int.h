@@ -179,5 +179,6 @@ int scsi_sbc_read_capacity10(struct scsi_cmd *c);
 int scsi_sbc_read_capacity16(struct scsi_cmd *c);
 int scsi_sbc_verify(struct scsi_cmd *c);
 int scsi_sbc_sync_cache(struct scsi_cmd *c);
+int scsi_sbc_prefetch(struct scsi_cmd *c);
 
 #endif

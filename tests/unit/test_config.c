@@ -204,6 +204,14 @@ static void test_unknown_keys(void **state)
 	expect_err(2, "unknown key 'bogus' in iscsi");
 	expect_err(6, "unknown key 'extra'");
 	assert_int_equal(count_lines(), 4); /* all reported, nothing else */
+	/* Printed in line order. */
+	{
+		char first[96];
+
+		snprintf(first, sizeof(first), "%s:1: ", cfgpath);
+		assert_memory_equal(errs, first, strlen(first));
+		assert_non_null(strstr(strrchr(errs, '\n') - 40, ":6: "));
+	}
 	config_free(&cfg);
 }
 
@@ -275,6 +283,16 @@ static void test_portal_errors(void **state)
 			      &cfg),
 			 -EINVAL);
 	assert_non_null(strstr(errs, ": no portals configured"));
+	config_free(&cfg);
+
+	/* A mistyped list is one error, not also "no portals". */
+	assert_int_equal(load("portals = \"127.0.0.1\";\n"
+			      "targets = ( { name = \"iqn.2026-11.org.e:d\";\n"
+			      "  luns = ( { path = \"/tmp/p.img\"; } ); } );\n",
+			      &cfg),
+			 -EINVAL);
+	expect_err(1, "'portals' must be a list");
+	assert_int_equal(count_lines(), 1);
 	config_free(&cfg);
 }
 

@@ -409,6 +409,43 @@ static void test_mode_select_truncated(void **state)
 	tt_free(tt);
 }
 
+static void test_mode_select_all_or_nothing(void **state)
+{
+	uint8_t prm[4 + 20 + 12] = {0};
+	struct test_task *tt;
+
+	prm[4] = SCSI_MODE_PAGE_CACHING;
+	prm[5] = 0x12;
+	prm[6] = 0x04;			  /* valid: WCE on */
+	prm[24] = SCSI_MODE_PAGE_CONTROL; /* invalid: QERR changed */
+	prm[25] = 0x0a;
+	prm[26] = 0x02;
+	prm[27] = 0x10 | 0x02;
+	tt = mode_select6(&test_itn_a, prm, sizeof(prm));
+	assert_sense(&tt->t, SCSI_SK_ILLEGAL_REQUEST,
+		     SCSI_ASC_INVALID_FIELD_IN_PARAM_LIST);
+	assert_int_equal(get_be16(&tt->t.sense[16]), 27);
+	tt_free(tt);
+	tt = mode_sense(SCSI_MODE_PAGE_CACHING, 0, true);
+	assert_int_equal(tt->mem[10] & 0x04, 0); /* first page not applied */
+	tt_free(tt);
+}
+
+static void test_prefetch_and_prevent(void **state)
+{
+	uint8_t pf[10] = {SCSI_OP_PREFETCH_10};
+	uint8_t pa[6] = {SCSI_OP_PREVENT_ALLOW_REMOVAL, 0, 0, 0, 1, 0};
+
+	put_be16(&pf[7], 8);
+	assert_int_equal(simple_cmd(tgt, &test_itn_a, 0, pf, 10),
+			 SCSI_STATUS_GOOD);
+	put_be32(&pf[2], TEST_NBLOCKS - 4);
+	assert_int_equal(simple_cmd(tgt, &test_itn_a, 0, pf, 10),
+			 SCSI_STATUS_CHECK_CONDITION);
+	assert_int_equal(simple_cmd(tgt, &test_itn_a, 0, pa, 6),
+			 SCSI_STATUS_GOOD);
+}
+
 static void test_opcode_table_unique(void **state)
 {
 	for (unsigned i = 0; i < scsi_sbc_n_ops; i++) {
@@ -546,6 +583,8 @@ int main(void)
 		T(test_mode_select_roundtrip),
 		T(test_mode_select_dsense),
 		T(test_mode_select_truncated),
+		T(test_mode_select_all_or_nothing),
+		T(test_prefetch_and_prevent),
 		cmocka_unit_test(test_opcode_table_unique),
 		T(test_rsoc_matches_table),
 		T(test_unsupported_opcodes),

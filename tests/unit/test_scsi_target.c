@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The target as a dispatcher: LUN addressing, task ordering, task
+ * management while backing I/O is pending, resets and their unit
+ * attentions, per-nexus accounting, the bounded nexus table. */
+#include "scsi_test_common.h"
+
+#include "../../src/scsi/scsi_int.h"
+
+static struct scsi_target *tgt;
+static unsigned seq;
+static unsigned tmf_seq, tmf_calls;
+
+static int setup(void **state)
+{
+	tgt = test_target(false);
+	clear_ua(tgt, &test_itn_a);
+	clear_ua(tgt, &test_itn_b);
+	seq = tmf_seq = tmf_calls = 0;
+	fake_bs_queued = 0;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fake_bs_drain();
+	assert_int_equal(scsi_target_inflight(tgt), 0);
+	scsi_target_free(tgt);
+	return 0;
+}
+
+static void seq_done(struct scsi_task *t)
+{
+	struct test_task *tt = container_of(t, struct test_task, t);
+
+	tt->done_calls = ++seq;
+}
+
+static void tmf_done(struct scsi_tmf *tmf)
+{
+	tmf_calls++;
+	tmf_seq = ++seq;
+}
+
+static struct test_task *read_task(const struct scsi_itn *itn, uint32_t lba,
+				   enum scsi_task_attr attr)
+{
+	uint8_t cdb[10] = {SCSI_OP_READ_10};
+	struct test_task *tt;
+
+	put_be32(&cdb[2], lba);
+	put_be16(&cdb[7], 1);
+	tt = tt_new(itn, 0, cdb, 10, SCSI_DIR_READ, 512, 512);
+	tt->t.attr = attr;
+	tt->t.done = seq_done;
+	return tt;
+}
+
+static void submit(struct test_task *tt)
+{
+	scsi_dispatch_submit(scsi_target_dispatcher(tgt), &tt->t);
+}
+
+static void test_lun_codec(void **state)
+{
+	uint32_t id;
+
+	assert_true(scsi_lun_encode(0) == 0);
+	assert_true(scsi_lun_encode(5) == 0x0005000000000000ull);
+	assert_true(scsi_lun_encode(300) == 0x412c000000000000ull);
+	for (uint32_t i = 0; i <= 16383; i += 97) {
+		assert_int_equal(scsi_lun_decode(scsi_lun_encode(i), &id), 0);
+		assert_int_equal(id, i);
+	}
+	/* flat addressing of a small LUN */
+	assert_int_equal(scsi_lun_decode(0x4001000000000000ull, &id), 0);
+	assert_int_equal(id, 1);
+	/* second level, bus id, extended/logical addressing: refused */
+	assert_int_equal(scsi_lun_decode(0x0001000100000000ull, &id), -EINVAL);
+	assert_int_equal(scsi_lun_decode(0x0101000000000000ull, &id), -EINVAL);
+	assert_int_equal(scsi_lun_decode(0xc001000000000000ull, &id), -EINVAL);
+	assert_int_equal(scsi_lun_decode(0x8001000000000000ull, &id), -EINVAL);
+}
+
+static void test_abort_while_io_pending(void **state)
+{
+	struct test_task *a = read_task(&test_itn_a, 1, SCSI_ATTR_SIMPLE);
+	struct test_task *b = read_task(&test_itn_a, 2, SCSI_ATTR_SIMPLE);
+	struct scsi_task *list[1] = {&a->t};
+	struct scsi_tmf tmf = {.fn = SCSI_TMF_ABORT_TASK,
+			       .itn = &test_itn_a,
+			       .lun = 0,
+			       .tasks = list,
+			       .n_tasks = 1,
+			       .done = tmf_done};
+
+	submit(a);
+	submit(b);
+	assert_int_equal(scsi_target_inflight(tgt), 2);
+	scsi_dispatch_tmf(scsi_target_dispatcher(tgt), &tmf);
+	/* the buffer is still with the worker: nothing completes yet */
+	assert_int_equal(a->done_calls, 0);
+	assert_int_equal(tmf_calls, 0);
+	fake_bs_drain();
+	assert_true(a->t.aborted);
+	assert_false(b->t.aborted);
+	assert_int_equal(b->t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(tmf_calls, 1);
+	assert_true(tmf_seq > a->done_calls);
+	assert_int_equal(tmf.result, SCSI_TMF_COMPLETE);
+	assert_int_equal(scsi_target_inflight(tgt), 0);
+	tt_free(a);
+	tt_free(b);
+}
+
+static void test_abort_task_set_completes_sync(void **state)
+{
+	struct scsi_tmf tmf = {.fn = SCSI_TMF_ABORT_TASK_SET,
+			       .itn = &test_itn_a,
+			       .lun = 0,
+			       .done = tmf_done};
+
+	/* nothing in flight: the TMF completes before dispatch returns */
+	scsi_dispatch_tmf(scsi_target_dispatcher(tgt), &tmf);
+	assert_int_equal(tmf_calls, 1);
+	assert_int_equal(tmf.result, SCSI_TMF_COMPLETE);
+	tmf.lun = scsi_lun_encode(9);
+	tmf.fn = SCSI_TMF_LUN_RESET;
+	scsi_dispatch_tmf(scsi_target_dispatcher(tgt), &tmf);
+	assert_int_equal(tmf.result, SCSI_TMF_NO_LUN);
+	tmf.fn = SCSI_TMF_CLEAR_ACA;
+	scsi_dispatch_tmf(scsi_target_dispatcher(tgt), &tmf);
+	assert_int_equal(tmf.result, SCSI_TMF_NOT_SUPPORTED);
+	assert_int_equal(tmf_calls, 3);
+}
+
+static void test_lun_reset(void **state)
+{
+	struct test_task *a = read_task(&test_itn_a, 1, SCSI_ATTR_SIMPLE);
+	struct test_task *b = read_task(&test_itn_b, 2, SCSI_ATTR_SIMPLE);
+	struct test_task *o = read_task(&test_itn_b, 3, SCSI_ATTR_ORDERED);
+	struct scsi_tmf tmf = {.fn = SCSI_TMF_LUN_RESET,
+			       .itn = &test_itn_a,
+			       .lun = 0,
+			       .done = tmf_done};
+	uint8_t tur[6] = {0};
+	struct test_task *t;
+
+	submit(a);
+	submit(b);
+	submit(o); /* waits behind a and b */
+	assert_int_equal(o->done_calls, 0);
+	scsi_dispatch_tmf(scsi_target_dispatcher(tgt), &tmf);
+	/* the waiting task is completed at once, aborted */
+	assert_true(o->done_calls > 0);
+	assert_true(o->t.aborted);
+	assert_int_equal(tmf_calls, 0);
+	fake_bs_drain();
+	assert_true(a->t.aborted && b->t.aborted);
+	assert_int_equal(tmf_calls, 1);
+	assert_true(tmf_seq > a->done_calls && tmf_seq > b->done_calls);
+	/* UA 29/03 for the other nexus only */
+	assert_int_equal(simple_cmd(tgt, &test_itn_a, 0, tur, 6),
+			 SCSI_STATUS_GOOD);
+	t = tt_new(&test_itn_b, 0, tur, 6, SCSI_DIR_NONE, 0, 0);
+	run_task(tgt, t);
+	assert_sense(&t->t, SCSI_SK_UNIT_ATTENTION, SCSI_ASC_BUS_DEVICE_RESET);
+	tt_free(t);
+	tt_free(a);
+	tt_free(b);
+	tt_free(o);
+}
+
+static void test_target_reset(void **state)
+{
+	struct scsi_tmf tmf = {.fn = SCSI_TMF_TARGET_COLD_RESET,
+			       .itn = &test_itn_b,
+			       .done = tmf_done};
+	uint8_t tur[6] = {0};
+	struct test_task *t;
+
+	scsi_dispatch_tmf(scsi_target_dispatcher(tgt), &tmf);
+	assert_int_equal(tmf_calls, 1);
+	t = tt_new(&test_itn_a, 0, tur, 6, SCSI_DIR_NONE, 0, 0);
+	run_task(tgt, t);
+	assert_sense(&t->t, SCSI_SK_UNIT_ATTENTION, SCSI_ASC_POWER_ON_OCCURRED);
+	tt_free(t);
+	tmf.fn = SCSI_TMF_TARGET_WARM_RESET;
+	scsi_dispatch_tmf(scsi_target_dispatcher(tgt), &tmf);
+	t = tt_new(&test_itn_a, 0, tur, 6, SCSI_DIR_NONE, 0, 0);
+	run_task(tgt, t);
+	assert_sense(&t->t, SCSI_SK_UNIT_ATTENTION, SCSI_ASC_SCSI_BUS_RESET);
+	tt_free(t);
+}
+
+static void test_ordered(void **state)
+{
+	struct test_task *s1 = read_task(&test_itn_a, 1, SCSI_ATTR_SIMPLE);
+	struct test_task *o = read_task(&test_itn_a, 2, SCSI_ATTR_ORDERED);
+	struct test_task *s2 = read_task(&test_itn_a, 3, SCSI_ATTR_SIMPLE);
+	struct test_task *h =
+		read_task(&test_itn_a, 4, SCSI_ATTR_HEAD_OF_QUEUE);
+
+	submit(s1);
+	submit(o);
+	submit(s2);
+	submit(h);
+	/* s1 and the head-of-queue task run; o waits for s1, s2 for o */
+	assert_int_equal(fake_bs_queued, 2);
+	fake_bs_drain();
+	assert_true(s1->done_calls && o->done_calls && s2->done_calls &&
+		    h->done_calls);
+	assert_true(s1->done_calls < o->done_calls);
+	assert_true(o->done_calls < s2->done_calls);
+	assert_int_equal(s2->t.status, SCSI_STATUS_GOOD);
+	tt_free(s1);
+	tt_free(o);
+	tt_free(s2);
+	tt_free(h);
+}
+
+static void test_nexus_inflight(void **state)
+{
+	struct test_task *a = read_task(&test_itn_a, 1, SCSI_ATTR_SIMPLE);
+	struct test_task *b = read_task(&test_itn_a, 2, SCSI_ATTR_SIMPLE);
+	struct test_task *c = read_task(&test_itn_b, 3, SCSI_ATTR_SIMPLE);
+
+	submit(a);
+	submit(b);
+	submit(c);
+	assert_int_equal(scsi_target_nexus_inflight(tgt, &test_itn_a), 2);
+	assert_int_equal(scsi_target_nexus_inflight(tgt, &test_itn_b), 1);
+	fake_bs_drain();
+	assert_int_equal(scsi_target_nexus_inflight(tgt, &test_itn_a), 0);
+	tt_free(a);
+	tt_free(b);
+	tt_free(c);
+}
+
+static void test_nexus_end(void **state)
+{
+	uint8_t tur[6] = {0};
+	struct test_task *t;
+
+	scsi_dispatch_nexus_end(scsi_target_dispatcher(tgt), &test_itn_a);
+	/* a new nexus with the same identity starts fresh: 29/00 */
+	t = tt_new(&test_itn_a, 0, tur, 6, SCSI_DIR_NONE, 0, 0);
+	run_task(tgt, t);
+	assert_sense(&t->t, SCSI_SK_UNIT_ATTENTION, SCSI_ASC_POWER_ON_OR_RESET);
+	tt_free(t);
+}
+
+static void test_nexus_table_bounded(void **state)
+{
+	uint8_t tur[6] = {0};
+	struct scsi_itn itn = test_itn_b;
+	struct scsi_lu *lu = tgt->lus[0];
+
+	for (unsigned i = 0; i < SCSI_NEXUS_MAX + 100; i++) {
+		snprintf(itn.initiator_name, sizeof(itn.initiator_name),
+			 "iqn.2026-11.org.example:hostile-%u", i);
+		simple_cmd(tgt, &itn, 0, tur, 6);
+	}
+	assert_int_equal(lu->n_nexus, SCSI_NEXUS_MAX);
+}
+
+static void test_unknown_lun_via_bad_address(void **state)
+{
+	uint8_t tur[6] = {0};
+	struct test_task *t =
+		tt_new(&test_itn_a, 0, tur, 6, SCSI_DIR_NONE, 0, 0);
+
+	t->t.lun = 0xc000000000000000ull; /* extended addressing */
+	run_task(tgt, t);
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
+		     SCSI_ASC_LUN_NOT_SUPPORTED);
+	tt_free(t);
+}
+
+static void test_add_lun_errors(void **state)
+{
+	struct cfg_lun lun = {.id = 0, .path = "/m", .size = 65536};
+	char err[128] = "";
+
+	assert_int_equal(scsi_target_add_lun(tgt, &lun, err, sizeof(err)),
+			 -EEXIST);
+	assert_non_null(strstr(err, "twice"));
+	lun.id = 20000;
+	assert_int_equal(scsi_target_add_lun(tgt, &lun, err, sizeof(err)),
+			 -EINVAL);
+	lun.id = 3;
+	lun.size = 100; /* below one block */
+	assert_int_equal(scsi_target_add_lun(tgt, &lun, err, sizeof(err)),
+			 -EINVAL);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lun_codec),
+		T(test_abort_while_io_pending),
+		T(test_abort_task_set_completes_sync),
+		T(test_lun_reset),
+		T(test_target_reset),
+		T(test_ordered),
+		T(test_nexus_inflight),
+		T(test_nexus_end),
+		T(test_nexus_table_bounded),
+		T(test_unknown_lun_via_bad_address),
+		T(test_add_lun_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
