@@ -26,7 +26,9 @@ static int setup(void **state)
 	if (duet_prepare(&D))
 		return -1;
 	snprintf(p0, sizeof(p0), "%s/lun0.img", D.dir);
-	snprintf(p1, sizeof(p1), "%s/lun1.img", D.dir);
+	/* a read-only LUN must exist: create it (zeros) */
+	if (duet_make_lun(&D, "lun1.img", LUN1_SIZE, p1, sizeof(p1)))
+		return -1;
 	snprintf(conf_text, sizeof(conf_text),
 		 "log_level = \"info\";\n"
 		 "portals = ( \"127.0.0.1:%d\" );\n"

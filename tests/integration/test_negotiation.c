@@ -144,6 +144,11 @@ static void raw_digest(struct duet_daemon *d, bool hd, bool dd)
 	assert_int_equal(raw_login(&c, TEST_IQN, keys), 0);
 	assert_int_equal(c.hdigest, hd);
 	assert_int_equal(c.ddigest, dd);
+	/* consume the power-on unit attention of this new I_T nexus */
+	memset(cdb, 0, 16);
+	(void)raw_scsi(&c, cdb, NULL, 0, 0, NULL, 0);
+	memset(cdb, 0, 16);
+	assert_int_equal(raw_scsi(&c, cdb, NULL, 0, 0, NULL, 0), 0);
 	for (size_t i = 0; i < NELEM(lens); i++) {
 		uint32_t len = lens[i], lba = 70000 + (uint32_t)i * 4096;
 
