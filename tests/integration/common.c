@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -572,6 +573,7 @@ static uint32_t get32(const uint8_t *p)
 int raw_connect(int port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	struct timeval tv = { .tv_sec = 10 };
 	struct sockaddr_in s4 = { 0 };
 
 	if (fd < 0)
@@ -584,6 +586,8 @@ int raw_connect(int port)
 		return -1;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* never block forever on a target that stopped reading */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	return fd;
 }
 
@@ -863,7 +867,8 @@ int raw_login(struct raw_conn *c, const char *iqn, const char *const extra[])
 }
 
 static void scsi_bhs(struct raw_conn *c, uint8_t b[48], const uint8_t cdb[16],
-		     uint32_t edtl, bool rd, bool wr, uint32_t dlen)
+		     uint32_t itt, uint32_t edtl, bool rd, bool wr,
+		     uint32_t dlen)
 {
 	memset(b, 0, 48);
 	b[0] = 0x01;
@@ -871,7 +876,7 @@ static void scsi_bhs(struct raw_conn *c, uint8_t b[48], const uint8_t cdb[16],
 	b[5] = dlen >> 16;
 	b[6] = dlen >> 8;
 	b[7] = dlen;
-	put32(b + 16, c->itt);
+	put32(b + 16, itt);
 	put32(b + 20, edtl);
 	put32(b + 24, c->cmdsn);
 	put32(b + 28, c->expstatsn);
@@ -912,6 +917,7 @@ int raw_scsi(struct raw_conn *c, const uint8_t cdb[16], const void *wbuf,
 	     uint32_t wlen, uint32_t imm, void *rbuf, uint32_t rlen)
 {
 	uint32_t itt = c->itt++, edtl = wbuf ? wlen : rlen;
+	long long deadline = now_ms() + 30000;
 	uint8_t b[48];
 	struct raw_pdu p;
 	int rc;
@@ -920,14 +926,18 @@ int raw_scsi(struct raw_conn *c, const uint8_t cdb[16], const void *wbuf,
 		imm = wlen;
 	if (imm > c->mrdsl)
 		imm = c->mrdsl;
-	scsi_bhs(c, b, cdb, edtl, rbuf != NULL, wbuf != NULL,
+	scsi_bhs(c, b, cdb, itt, edtl, rbuf != NULL, wbuf != NULL,
 		 wbuf ? imm : 0);
 	c->cmdsn++;
 	rc = raw_send_pdu(c, b, wbuf, wbuf ? imm : 0);
 	if (rc)
 		return rc;
 	for (;;) {
-		rc = raw_recv_pdu(c, &p, 10000);
+		long long left = deadline - now_ms();
+
+		if (left <= 0)
+			return -ETIMEDOUT; /* NOP-Ins alone don't extend it */
+		rc = raw_recv_pdu(c, &p, (int)left);
 		if (rc)
 			return rc;
 		switch (p.bhs[0] & 0x3f) {
