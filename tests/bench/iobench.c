@@ -35,7 +35,8 @@ struct bench {
 	const char *portal, *iqn, *mode;
 	int lun, qd, nconn, seconds;
 	uint32_t bs, blksz;
-	uint64_t range_mib, cap_blocks, range_blocks, next_lba, done_ops, errors;
+	uint64_t range_mib, cap_blocks, range_blocks, next_lba, done_ops,
+		errors;
 	bool rnd, write, fill, stop;
 	double lat_sum, t_end;
 	unsigned char *wbuf;
@@ -119,9 +120,8 @@ static int submit(struct session *s)
 				       (int)b->blksz, 0, 0, 0, 0, 0, done_cb,
 				       op);
 	else
-		t = iscsi_read16_task(s->ctx, b->lun, lba, b->bs,
-				      (int)b->blksz, 0, 0, 0, 0, 0, done_cb,
-				      op);
+		t = iscsi_read16_task(s->ctx, b->lun, lba, b->bs, (int)b->blksz,
+				      0, 0, 0, 0, 0, done_cb, op);
 	if (!t) {
 		free(op);
 		fprintf(stderr, "iobench: submit: %s\n",
@@ -138,8 +138,7 @@ static int connect_one(struct bench *b, struct session *s, int idx)
 	struct scsi_task *t;
 	struct scsi_readcapacity16 *rc;
 
-	snprintf(name, sizeof(name), "iqn.2026-11.org.example:iobench-%d",
-		 idx);
+	snprintf(name, sizeof(name), "iqn.2026-11.org.example:iobench-%d", idx);
 	s->b = b;
 	s->ctx = iscsi_create_context(name);
 	if (!s->ctx)
@@ -189,20 +188,39 @@ static void parse(struct bench *b, int argc, char **argv)
 	b->mode = "randread";
 	while ((c = getopt(argc, argv, "p:t:l:m:b:q:s:r:c:")) != -1) {
 		switch (c) {
-		case 'p': b->portal = optarg; break;
-		case 't': b->iqn = optarg; break;
-		case 'l': b->lun = atoi(optarg); break;
-		case 'm': b->mode = optarg; break;
-		case 'b': b->bs = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 'q': b->qd = atoi(optarg); break;
-		case 's': b->seconds = atoi(optarg); break;
-		case 'r': b->range_mib = strtoull(optarg, NULL, 0); break;
-		case 'c': b->nconn = atoi(optarg); break;
-		default: usage();
+		case 'p':
+			b->portal = optarg;
+			break;
+		case 't':
+			b->iqn = optarg;
+			break;
+		case 'l':
+			b->lun = atoi(optarg);
+			break;
+		case 'm':
+			b->mode = optarg;
+			break;
+		case 'b':
+			b->bs = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'q':
+			b->qd = atoi(optarg);
+			break;
+		case 's':
+			b->seconds = atoi(optarg);
+			break;
+		case 'r':
+			b->range_mib = strtoull(optarg, NULL, 0);
+			break;
+		case 'c':
+			b->nconn = atoi(optarg);
+			break;
+		default:
+			usage();
 		}
 	}
-	if (!b->portal || !b->iqn || b->qd < 1 || b->bs < 512 ||
-	    b->nconn < 1 || b->nconn > MAX_CONN)
+	if (!b->portal || !b->iqn || b->qd < 1 || b->bs < 512 || b->nconn < 1 ||
+	    b->nconn > MAX_CONN)
 		usage();
 	b->rnd = !strncmp(b->mode, "rand", 4);
 	b->write = strstr(b->mode, "write") || !strcmp(b->mode, "fill");
@@ -275,8 +293,7 @@ int main(int argc, char **argv)
 	printf("RESULT mode=%s bs=%u qd=%d conns=%d seconds=%.2f ops=%" PRIu64
 	       " iops=%.0f mbps=%.1f avg_lat_us=%.0f errors=%" PRIu64 "\n",
 	       b.mode, b.bs, b.qd, b.nconn, el, b.done_ops,
-	       (double)b.done_ops / el,
-	       (double)b.done_ops * b.bs / el / 1e6,
+	       (double)b.done_ops / el, (double)b.done_ops * b.bs / el / 1e6,
 	       b.done_ops ? b.lat_sum / (double)b.done_ops * 1e6 : 0.0,
 	       b.errors);
 	for (int i = 0; i < b.nconn; i++) {

@@ -68,7 +68,7 @@ const char *duet_bin(void)
 static int bind_probe(int family, int port)
 {
 	int fd = socket(family, SOCK_STREAM, 0), one = 1, rc;
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	socklen_t sl;
 
 	if (fd < 0)
@@ -231,7 +231,7 @@ int duet_start_quick(struct duet_daemon *d, const char *iqn, int nluns,
 int duet_start_config(struct duet_daemon *d, const char *conf_text)
 {
 	FILE *f;
-	char *argv[] = { "-f", "-c", d->conf, "--ctl-socket", d->ctl, NULL };
+	char *argv[] = {"-f", "-c", d->conf, "--ctl-socket", d->ctl, NULL};
 
 	if (duet_prepare(d))
 		return -EIO;
@@ -261,7 +261,7 @@ bool duet_alive(struct duet_daemon *d)
 static int try_connect(int port, int family)
 {
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
-	struct sockaddr_in s4 = { 0 };
+	struct sockaddr_in s4 = {0};
 
 	if (fd < 0)
 		return -errno;
@@ -378,8 +378,7 @@ void duet_iscsi_opts_init(struct duet_iscsi_opts *o)
 }
 
 struct iscsi_context *duet_iscsi_login(struct duet_daemon *d, const char *iqn,
-				       int lun,
-				       const struct duet_iscsi_opts *o)
+				       int lun, const struct duet_iscsi_opts *o)
 {
 	struct duet_iscsi_opts def;
 	struct iscsi_context *ctx;
@@ -396,9 +395,9 @@ struct iscsi_context *duet_iscsi_login(struct duet_daemon *d, const char *iqn,
 	iscsi_set_session_type(ctx, ISCSI_SESSION_NORMAL);
 	iscsi_set_header_digest(ctx, o->hdigest);
 	if (o->immediate_data >= 0)
-		iscsi_set_immediate_data(ctx, o->immediate_data
-						      ? ISCSI_IMMEDIATE_DATA_YES
-						      : ISCSI_IMMEDIATE_DATA_NO);
+		iscsi_set_immediate_data(
+			ctx, o->immediate_data ? ISCSI_IMMEDIATE_DATA_YES
+					       : ISCSI_IMMEDIATE_DATA_NO);
 	if (o->initial_r2t >= 0)
 		iscsi_set_initial_r2t(ctx, o->initial_r2t
 						   ? ISCSI_INITIAL_R2T_YES
@@ -573,8 +572,8 @@ static uint32_t get32(const uint8_t *p)
 int raw_connect(int port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-	struct timeval tv = { .tv_sec = 10 };
-	struct sockaddr_in s4 = { 0 };
+	struct timeval tv = {.tv_sec = 10};
+	struct sockaddr_in s4 = {0};
 
 	if (fd < 0)
 		return -1;
@@ -611,7 +610,7 @@ int raw_send_all(int fd, const void *buf, size_t len)
 int raw_send_pdu(struct raw_conn *c, const uint8_t bhs[48], const void *data,
 		 uint32_t dlen)
 {
-	uint8_t hdr[52], tail[8] = { 0 };
+	uint8_t hdr[52], tail[8] = {0};
 	uint32_t pad = (4 - (dlen & 3)) & 3, hl = 48, tl = pad;
 	int rc;
 
@@ -649,7 +648,7 @@ static int recv_exact(int fd, void *buf, size_t len, long long end)
 	uint8_t *p = buf;
 
 	while (len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		long long left = end - now_ms();
 		ssize_t n;
 
@@ -735,7 +734,7 @@ bool raw_wait_closed(int fd, int timeout_ms)
 	uint8_t buf[4096];
 
 	while (now_ms() < end) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		ssize_t n;
 
 		if (poll(&pfd, 1, (int)(end - now_ms())) <= 0)
@@ -966,7 +965,7 @@ int raw_scsi(struct raw_conn *c, const uint8_t cdb[16], const void *wbuf,
 			return rc;
 		case 0x20: /* NOP-In: answer pings */
 			if (get32(p.bhs + 20) != 0xffffffffu) {
-				uint8_t n[48] = { 0 };
+				uint8_t n[48] = {0};
 
 				n[0] = 0x40;
 				n[1] = 0x80;

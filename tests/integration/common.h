@@ -74,12 +74,12 @@ void duet_dump_log(struct duet_daemon *d);
 /* ---- libiscsi ---- */
 
 struct duet_iscsi_opts {
-	const char *initiator;		     /* default TEST_INITIATOR */
-	enum iscsi_header_digest hdigest;    /* default NONE */
-	int immediate_data;		     /* -1 leave default, 0 No, 1 Yes */
-	int initial_r2t;		     /* -1 leave default, 0 No, 1 Yes */
-	uint32_t isid_qual;		     /* 0: random ISID */
-	bool fixed_isid;		     /* use isid_qual with EN format */
+	const char *initiator;		  /* default TEST_INITIATOR */
+	enum iscsi_header_digest hdigest; /* default NONE */
+	int immediate_data;		  /* -1 leave default, 0 No, 1 Yes */
+	int initial_r2t;		  /* -1 leave default, 0 No, 1 Yes */
+	uint32_t isid_qual;		  /* 0: random ISID */
+	bool fixed_isid;		  /* use isid_qual with EN format */
 };
 
 void duet_iscsi_opts_init(struct duet_iscsi_opts *o);

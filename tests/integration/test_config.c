@@ -133,7 +133,8 @@ static void test_check_config_bad(void **state)
 	check_bad("dupid.conf",
 		  "portals = ( \"127.0.0.1:3260\" );\n"
 		  "targets = ( { name = \"" TGT "\";\n"
-		  "  luns = ( { id = 3; path = \"/tmp/a.img\"; size = \"1M\"; },\n"
+		  "  luns = ( { id = 3; path = \"/tmp/a.img\"; size = \"1M\"; "
+		  "},\n"
 		  "           { id = 3; path = \"/tmp/b.img\"; size = \"1M\"; }"
 		  " ); } );\n",
 		  0);
@@ -154,18 +155,17 @@ static void test_missing_file_and_flags(void **state)
 	assert_non_null(strstr(out, "--lun"));
 	assert_int_equal(run_duetd("-V", out, sizeof(out)), 0);
 	assert_true(strlen(out) > 0);
-	assert_int_not_equal(run_duetd("--no-such-flag", out, sizeof(out)),
-			     0);
+	assert_int_not_equal(run_duetd("--no-such-flag", out, sizeof(out)), 0);
 	/* --lun without a size separator */
-	assert_int_not_equal(run_duetd("-f --portal 127.0.0.1:1 --target "
-				       TGT " --lun /nonexistent/x.img",
+	assert_int_not_equal(run_duetd("-f --portal 127.0.0.1:1 --target " TGT
+				       " --lun /nonexistent/x.img",
 				       out, sizeof(out)),
 			     0);
 }
 
 static void test_quick_start_and_sigterm(void **state)
 {
-	struct duet_daemon q = { .pid = -1 };
+	struct duet_daemon q = {.pid = -1};
 
 	assert_int_equal(duet_start_quick(&q, TGT, 2, 8ull << 20), 0);
 	assert_int_equal(duet_check_serving(&q, TGT), 0);
@@ -189,8 +189,7 @@ struct io {
 	int status;
 };
 
-static void io_cb(struct iscsi_context *ctx, int status, void *data,
-		  void *priv)
+static void io_cb(struct iscsi_context *ctx, int status, void *data, void *priv)
 {
 	((struct io *)priv)->status = status;
 }
@@ -198,7 +197,7 @@ static void io_cb(struct iscsi_context *ctx, int status, void *data,
 static void test_sigterm_with_io_in_flight(void **state)
 {
 	enum { N = 32, LEN = 1 << 20 };
-	struct duet_daemon q = { .pid = -1 };
+	struct duet_daemon q = {.pid = -1};
 	struct iscsi_context *ctx;
 	struct scsi_task *tasks[N];
 	struct io ios[N];
@@ -239,8 +238,9 @@ static void test_sigterm_with_io_in_flight(void **state)
 		 64ull << 20);
 	snprintf(portal, sizeof(portal), "127.0.0.1:%d", q.port);
 	{
-		char *argv[] = { "-f", "--portal", portal, "--target", TGT,
-				 "--ctl-socket", q.ctl, "--lun", lunarg, NULL };
+		char *argv[] = {
+			"-f",		"--portal", portal,  "--target", TGT,
+			"--ctl-socket", q.ctl,	    "--lun", lunarg,	 NULL};
 
 		assert_int_equal(duet_start_argv(&q, argv), 0);
 	}

@@ -27,7 +27,7 @@ static bool have_v6;
 static bool v6_loopback(void)
 {
 	int fd = socket(AF_INET6, SOCK_STREAM, 0);
-	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
 	bool ok;
 
 	if (fd < 0)
@@ -80,7 +80,7 @@ static int teardown(void **state)
 }
 
 static struct iscsi_discovery_address *discover(struct iscsi_context **pctx,
-						 const char *initiator)
+						const char *initiator)
 {
 	struct iscsi_context *ctx = iscsi_create_context(initiator);
 	struct iscsi_discovery_address *da;
@@ -120,7 +120,7 @@ static void test_sendtargets_all(void **state)
 {
 	struct iscsi_context *ctx;
 	struct iscsi_discovery_address *da = discover(&ctx, TEST_INITIATOR);
-	const char *names[] = { IQN_A, IQN_B };
+	const char *names[] = {IQN_A, IQN_B};
 	char v4[64], v6[64];
 
 	snprintf(v4, sizeof(v4), "127.0.0.1:%d,1", D.port);
@@ -158,7 +158,7 @@ static void test_sendtargets_other_initiator(void **state)
 
 static int raw_login_status(const char *iqn)
 {
-	struct raw_conn c = { .fd = raw_connect(D.port) };
+	struct raw_conn c = {.fd = raw_connect(D.port)};
 	int rc;
 
 	assert_true(c.fd >= 0);
@@ -172,8 +172,8 @@ static void test_login_wrong_target(void **state)
 	struct duet_iscsi_opts o;
 
 	duet_iscsi_opts_init(&o);
-	assert_null(duet_iscsi_login(&D, "iqn.2026-11.org.example:nope", 0,
-				     &o));
+	assert_null(
+		duet_iscsi_login(&D, "iqn.2026-11.org.example:nope", 0, &o));
 	/* 0x0203: initiator error, target not found */
 	assert_int_equal(raw_login_status("iqn.2026-11.org.example:nope"),
 			 0x0203);

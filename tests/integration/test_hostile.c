@@ -125,7 +125,7 @@ static bool ping(struct raw_conn *c)
 
 static void test_truncated_header(void **state)
 {
-	uint8_t b[48] = { 0x43, 0x87 };
+	uint8_t b[48] = {0x43, 0x87};
 	int fd = raw_connect(D.port);
 
 	assert_true(fd >= 0);
@@ -145,8 +145,8 @@ static void test_truncated_header(void **state)
 
 static void test_unknown_opcode(void **state)
 {
-	struct raw_conn c = { .fd = -1 };
-	uint8_t b[48] = { 0 };
+	struct raw_conn c = {.fd = -1};
+	uint8_t b[48] = {0};
 	int r;
 
 	login_ok(&c, NULL);
@@ -171,7 +171,7 @@ static void test_unknown_opcode(void **state)
 
 static void test_oversized_segment(void **state)
 {
-	struct raw_conn c = { .fd = -1 };
+	struct raw_conn c = {.fd = -1};
 	uint8_t b[48];
 	uint32_t len;
 	uint8_t *junk;
@@ -198,8 +198,8 @@ static void test_oversized_segment(void **state)
 
 static void test_bad_header_digest(void **state)
 {
-	const char *keys[] = { "HeaderDigest=CRC32C", NULL };
-	struct raw_conn c = { .fd = -1 };
+	const char *keys[] = {"HeaderDigest=CRC32C", NULL};
+	struct raw_conn c = {.fd = -1};
 	uint8_t b[52];
 
 	login_ok(&c, keys);
@@ -218,10 +218,9 @@ static void test_bad_header_digest(void **state)
 
 static void test_bad_data_digest(void **state)
 {
-	const char *keys[] = { "DataDigest=CRC32C", "ImmediateData=Yes",
-			       NULL };
-	struct raw_conn c = { .fd = -1 };
-	uint8_t b[48], cdb[16] = { 0x2a }, data[512 + 4];
+	const char *keys[] = {"DataDigest=CRC32C", "ImmediateData=Yes", NULL};
+	struct raw_conn c = {.fd = -1};
+	uint8_t b[48], cdb[16] = {0x2a}, data[512 + 4];
 	struct raw_pdu p;
 	int rc;
 
@@ -266,7 +265,7 @@ static void test_bad_data_digest(void **state)
 
 static int login_with(const void *keys, uint32_t klen, int timeout_ms)
 {
-	struct raw_conn c = { .fd = raw_connect(D.port) };
+	struct raw_conn c = {.fd = raw_connect(D.port)};
 	uint8_t b[48];
 	struct raw_pdu p;
 	int rc;
@@ -302,14 +301,14 @@ static void test_garbage_login_keys(void **state)
 {
 	static const char g1[] = "\xff\xfe\x01garbage\0=novalue\0Key\0"
 				 "InitiatorName=\0TargetName=x=y=z\0";
-	static const char g2[] = "InitiatorName=" TEST_INITIATOR
-				 "\0TargetName=" TEST_IQN
-				 "\0SessionType=Bogus\0";
-	static const char g3[] = "InitiatorName=" TEST_INITIATOR
-				 "\0TargetName=" TEST_IQN
-				 "\0MaxRecvDataSegmentLength=-5"
-				 "\0MaxBurstLength=99999999999999999999"
-				 "\0HeaderDigest=MD5\0";
+	static const char g2[] =
+		"InitiatorName=" TEST_INITIATOR "\0TargetName=" TEST_IQN
+		"\0SessionType=Bogus\0";
+	static const char g3[] =
+		"InitiatorName=" TEST_INITIATOR "\0TargetName=" TEST_IQN
+		"\0MaxRecvDataSegmentLength=-5"
+		"\0MaxBurstLength=99999999999999999999"
+		"\0HeaderDigest=MD5\0";
 	uint8_t nonul[300];
 	int rc;
 
@@ -332,7 +331,7 @@ static void test_huge_key_list(void **state)
 {
 	size_t cap = 4u << 20, off = 0;
 	char *k = malloc(cap);
-	struct raw_conn c = { .fd = -1 };
+	struct raw_conn c = {.fd = -1};
 	uint8_t b[48];
 	int rc, sent = 0;
 
@@ -341,7 +340,8 @@ static void test_huge_key_list(void **state)
 	off += (size_t)sprintf(k + off, "TargetName=%s", TEST_IQN) + 1;
 	while (off + 64 < 65536)
 		off += (size_t)sprintf(k + off, "X-com.example.junk%zu=%0*d",
-				       off, 20, 7) + 1;
+				       off, 20, 7) +
+		       1;
 	/* one 64 KiB login PDU (beyond the 8 KiB login MRDSL) */
 	rc = login_with(k, (uint32_t)off, 5000);
 	assert_true(rc == 0x10000 || rc == 0x10001 || (rc >> 8) == 2);
@@ -354,7 +354,7 @@ static void test_huge_key_list(void **state)
 	c.fd = raw_connect(D.port);
 	assert_true(c.fd >= 0);
 	{
-		struct timeval tv = { .tv_sec = 5 };
+		struct timeval tv = {.tv_sec = 5};
 
 		setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
@@ -367,7 +367,7 @@ static void test_huge_key_list(void **state)
 		sent++;
 		/* the target answers each C PDU with an empty response, or
 		 * an error: drain without blocking */
-		struct pollfd pfd = { .fd = c.fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = c.fd, .events = POLLIN};
 		while (poll(&pfd, 1, 0) > 0) {
 			struct raw_pdu p;
 
@@ -387,7 +387,8 @@ send_failed:
 	 * login timeout (15 s default) */
 	if (!raw_wait_closed(c.fd, 20000))
 		fail_msg("target neither read nor dropped a login after %d "
-			 "continued PDUs", sent);
+			 "continued PDUs",
+			 sent);
 out:
 	raw_close(&c);
 	free(k);
@@ -396,8 +397,8 @@ out:
 
 static void test_pdus_before_login(void **state)
 {
-	struct raw_conn c = { .fd = raw_connect(D.port) };
-	uint8_t b[48] = { 0 };
+	struct raw_conn c = {.fd = raw_connect(D.port)};
+	uint8_t b[48] = {0};
 	struct raw_pdu p;
 	int rc;
 
@@ -446,8 +447,8 @@ static void test_pdus_before_login(void **state)
 
 static void test_dataout_unknown_ttt(void **state)
 {
-	struct raw_conn c = { .fd = -1 };
-	uint8_t b[48] = { 0 }, data[512] = { 1 };
+	struct raw_conn c = {.fd = -1};
+	uint8_t b[48] = {0}, data[512] = {1};
 
 	login_ok(&c, NULL);
 	b[0] = 0x05;
@@ -485,9 +486,9 @@ static void test_connection_storm(void **state)
 
 static void test_nop_flood(void **state)
 {
-	struct raw_conn c = { .fd = -1 };
+	struct raw_conn c = {.fd = -1};
 	uint8_t b[48];
-	struct timeval tv = { .tv_sec = 5 };
+	struct timeval tv = {.tv_sec = 5};
 	int sent = 0;
 
 	login_ok(&c, NULL);

@@ -64,11 +64,11 @@ static struct iscsi_context *login0(void)
 
 static void test_sizes_alignments(void **state)
 {
-	static const uint32_t sizes[] = { 512,	     1024,	4096,
-					  8192,	     65536,	65536 + 512,
-					  262144,    1 << 20,	(1 << 20) + 512,
-					  4u << 20,  8u << 20 };
-	static const uint64_t lbas[] = { 0, 1, 7, 4095, 33333 };
+	static const uint32_t sizes[] = {512,	   1024,    4096,
+					 8192,	   65536,   65536 + 512,
+					 262144,   1 << 20, (1 << 20) + 512,
+					 4u << 20, 8u << 20};
+	static const uint64_t lbas[] = {0, 1, 7, 4095, 33333};
 	struct iscsi_context *ctx = login0();
 	uint8_t *w = malloc(8u << 20), *r = malloc(8u << 20);
 	uint32_t seed = 1;
@@ -83,8 +83,7 @@ static void test_sizes_alignments(void **state)
 			memset(r, 0xee, len);
 			assert_int_equal(duet_write(ctx, 0, lbas[j], w, len),
 					 0);
-			assert_int_equal(duet_read(ctx, 0, lbas[j], r, len),
-					 0);
+			assert_int_equal(duet_read(ctx, 0, lbas[j], r, len), 0);
 			if (memcmp(w, r, len))
 				fail_msg("mismatch: %u bytes at LBA %llu", len,
 					 (unsigned long long)lbas[j]);
@@ -104,8 +103,7 @@ struct qd_state {
 	int inflight, done, errors;
 };
 
-static void qd_cb(struct iscsi_context *ctx, int status, void *data,
-		  void *priv)
+static void qd_cb(struct iscsi_context *ctx, int status, void *data, void *priv)
 {
 	struct scsi_task *t = data;
 	struct qd_state *s = priv;
@@ -124,7 +122,7 @@ static void qd_cb(struct iscsi_context *ctx, int status, void *data,
 static void run_qd(struct iscsi_context *ctx, int n, int qd, uint32_t len,
 		   uint8_t *wbuf, struct scsi_task **tasks)
 {
-	struct qd_state s = { 0 };
+	struct qd_state s = {0};
 	int next = 0, loops = 0;
 
 	while (s.done < n) {
@@ -133,10 +131,9 @@ static void run_qd(struct iscsi_context *ctx, int n, int qd, uint32_t len,
 			struct scsi_task *t;
 
 			if (wbuf)
-				t = iscsi_write16_task(ctx, 0, lba,
-						       wbuf + (size_t)next * len,
-						       len, 512, 0, 0, 0, 0, 0,
-						       qd_cb, &s);
+				t = iscsi_write16_task(
+					ctx, 0, lba, wbuf + (size_t)next * len,
+					len, 512, 0, 0, 0, 0, 0, qd_cb, &s);
 			else
 				t = iscsi_read16_task(ctx, 0, lba, len, 512, 0,
 						      0, 0, 0, 0, qd_cb, &s);
@@ -153,7 +150,7 @@ static void run_qd(struct iscsi_context *ctx, int n, int qd, uint32_t len,
 static void test_queue_depth(void **state)
 {
 	enum { N = 256, QD = 32 };
-	static const uint32_t lens[] = { 4096, 65536, 131072 };
+	static const uint32_t lens[] = {4096, 65536, 131072};
 	struct iscsi_context *ctx = login0();
 	struct scsi_task *tasks[N];
 
@@ -171,8 +168,8 @@ static void test_queue_depth(void **state)
 		run_qd(ctx, N, QD, len, NULL, tasks);
 		for (int i = 0; i < N; i++) {
 			assert_true(tasks[i]->datain.size >= (int)len);
-			if (memcmp(tasks[i]->datain.data,
-				   w + (size_t)i * len, len))
+			if (memcmp(tasks[i]->datain.data, w + (size_t)i * len,
+				   len))
 				fail_msg("QD%d: mismatch op %d len %u", QD, i,
 					 len);
 			scsi_free_scsi_task(tasks[i]);
@@ -232,15 +229,14 @@ static void test_out_of_range(void **state)
 {
 	struct iscsi_context *ctx = login0();
 	uint64_t nblk = LUN0_SIZE / 512;
-	uint8_t buf[4096] = { 0 };
+	uint8_t buf[4096] = {0};
 
 	expect_sense(iscsi_read16_sync(ctx, 0, nblk, 512, 512, 0, 0, 0, 0, 0),
 		     SCSI_SENSE_ILLEGAL_REQUEST,
 		     SCSI_SENSE_ASCQ_LBA_OUT_OF_RANGE);
-	expect_sense(iscsi_read16_sync(ctx, 0, nblk - 1, 1024, 512, 0, 0, 0, 0,
-				       0),
-		     SCSI_SENSE_ILLEGAL_REQUEST,
-		     SCSI_SENSE_ASCQ_LBA_OUT_OF_RANGE);
+	expect_sense(
+		iscsi_read16_sync(ctx, 0, nblk - 1, 1024, 512, 0, 0, 0, 0, 0),
+		SCSI_SENSE_ILLEGAL_REQUEST, SCSI_SENSE_ASCQ_LBA_OUT_OF_RANGE);
 	expect_sense(iscsi_write16_sync(ctx, 0, nblk - 2, buf, 4096, 512, 0, 0,
 					0, 0, 0),
 		     SCSI_SENSE_ILLEGAL_REQUEST,
@@ -265,14 +261,13 @@ static void test_readonly_lun(void **state)
 
 	assert_non_null(ctx);
 	memset(buf, 0x5a, sizeof(buf));
-	expect_sense(iscsi_write16_sync(ctx, 1, 0, buf, sizeof(buf), 512, 0,
-					0, 0, 0, 0),
+	expect_sense(iscsi_write16_sync(ctx, 1, 0, buf, sizeof(buf), 512, 0, 0,
+					0, 0, 0),
 		     SCSI_SENSE_DATA_PROTECTION,
 		     SCSI_SENSE_ASCQ_WRITE_PROTECTED);
-	expect_sense(iscsi_write10_sync(ctx, 1, 8, buf, 512, 512, 0, 0, 0, 0,
-					0),
-		     SCSI_SENSE_DATA_PROTECTION,
-		     SCSI_SENSE_ASCQ_WRITE_PROTECTED);
+	expect_sense(
+		iscsi_write10_sync(ctx, 1, 8, buf, 512, 512, 0, 0, 0, 0, 0),
+		SCSI_SENSE_DATA_PROTECTION, SCSI_SENSE_ASCQ_WRITE_PROTECTED);
 	assert_int_equal(duet_read(ctx, 1, 0, buf, sizeof(buf)), 0);
 	for (size_t i = 0; i < sizeof(buf); i++)
 		assert_int_equal(buf[i], 0);

@@ -60,9 +60,9 @@ static int teardown(void **state)
 }
 
 static const uint32_t sizes[] = {
-	512,	     4096,	    8192,	 8192 + 512,  16384 - 512,
-	16384,	     16384 + 512,   65536 - 512, 65536,	      65536 + 512,
-	65536 * 2,   262144 + 4096, 1 << 20,	 (1 << 20) + 512, 3u << 20,
+	512,	   4096,	  8192,	       8192 + 512,	16384 - 512,
+	16384,	   16384 + 512,	  65536 - 512, 65536,		65536 + 512,
+	65536 * 2, 262144 + 4096, 1 << 20,     (1 << 20) + 512, 3u << 20,
 };
 
 static void matrix(struct duet_daemon *d, int hd, int imm, int r2t)
@@ -102,10 +102,10 @@ static void matrix(struct duet_daemon *d, int hd, int imm, int r2t)
 	free(r);
 }
 
-#define M(name, d, hd, imm, r2t)                \
-	static void name(void **state)          \
-	{                                       \
-		matrix(&d, hd, imm, r2t);       \
+#define M(name, d, hd, imm, r2t)          \
+	static void name(void **state)    \
+	{                                 \
+		matrix(&d, hd, imm, r2t); \
 	}
 M(small_hd0_imm0_r2t0, S, 0, 0, 0)
 M(small_hd0_imm0_r2t1, S, 0, 0, 1)
@@ -124,10 +124,9 @@ M(large_hd1_imm1_r2t0, L, 1, 1, 0)
 static void raw_digest(struct duet_daemon *d, bool hd, bool dd)
 {
 	const char *keys[12];
-	struct raw_conn c = { .fd = -1 };
+	struct raw_conn c = {.fd = -1};
 	uint8_t *w = malloc(1 << 20), *r = malloc(1 << 20), cdb[16];
-	static const uint32_t lens[] = { 512, 8192, 20480, 65536 + 512,
-					 1 << 20 };
+	static const uint32_t lens[] = {512, 8192, 20480, 65536 + 512, 1 << 20};
 	int n = 0;
 
 	keys[n++] = hd ? "HeaderDigest=CRC32C" : "HeaderDigest=None";

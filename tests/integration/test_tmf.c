@@ -39,8 +39,7 @@ struct io {
 	int status; /* -1 pending */
 };
 
-static void io_cb(struct iscsi_context *ctx, int status, void *data,
-		  void *priv)
+static void io_cb(struct iscsi_context *ctx, int status, void *data, void *priv)
 {
 	struct io *io = priv;
 
@@ -78,10 +77,9 @@ static void submit_writes(struct iscsi_context *ctx, struct io *ios,
 
 		duet_fill(buf + (size_t)i * CHUNK, CHUNK, lba, 0xab);
 		ios[i].status = -1;
-		ios[i].task = iscsi_write16_task(ctx, 0, lba,
-						 buf + (size_t)i * CHUNK, CHUNK,
-						 512, 0, 0, 0, 0, 0, io_cb,
-						 &ios[i]);
+		ios[i].task = iscsi_write16_task(
+			ctx, 0, lba, buf + (size_t)i * CHUNK, CHUNK, 512, 0, 0,
+			0, 0, 0, io_cb, &ios[i]);
 		assert_non_null(ios[i].task);
 	}
 }
@@ -91,7 +89,7 @@ static void test_abort_task(void **state)
 	struct iscsi_context *ctx = duet_iscsi_login(&D, TEST_IQN, 0, NULL);
 	uint8_t *buf = malloc((size_t)NCMD * CHUNK);
 	struct io ios[NCMD];
-	struct tmf t = { 0 };
+	struct tmf t = {0};
 	int loops = 0;
 
 	assert_non_null(ctx);
@@ -123,9 +121,9 @@ static void test_abort_task(void **state)
 	{
 		struct scsi_task *done = ios[0].task;
 
-		assert_int_equal(iscsi_task_mgmt_abort_task_async(ctx, done,
-								  tmf_cb, &t),
-				 0);
+		assert_int_equal(
+			iscsi_task_mgmt_abort_task_async(ctx, done, tmf_cb, &t),
+			0);
 		while (!t.done) {
 			assert_int_equal(duet_iscsi_poll(ctx, 1000), 0);
 			assert_true(++loops < 60000);
@@ -183,7 +181,7 @@ static void test_session_reinstatement(void **state)
 	struct duet_iscsi_opts o;
 	struct iscsi_context *old, *neu;
 	uint8_t *buf = malloc((size_t)NCMD * CHUNK);
-	uint8_t *r = malloc(CHUNK), zero[512] = { 0 };
+	uint8_t *r = malloc(CHUNK), zero[512] = {0};
 	struct io ios[NCMD];
 	uint64_t base = 100000;
 	int loops = 0, dead = 0;
@@ -209,8 +207,7 @@ static void test_session_reinstatement(void **state)
 	while (!dead && loops++ < 1000) {
 		if (duet_iscsi_poll(old, 10) < 0)
 			dead = 1;
-		else if (!pending(ios, NCMD) &&
-			 iscsi_which_events(old) == 0)
+		else if (!pending(ios, NCMD) && iscsi_which_events(old) == 0)
 			dead = 1;
 	}
 	assert_true(dead);
@@ -224,7 +221,8 @@ static void test_session_reinstatement(void **state)
 		for (uint32_t off = 0; off < CHUNK; off += 512)
 			if (memcmp(r + off, zero, 512) &&
 			    memcmp(r + off, buf + (size_t)i * CHUNK + off, 512))
-				fail_msg("block %llu is neither old data nor zero",
+				fail_msg("block %llu is neither old data nor "
+					 "zero",
 					 (unsigned long long)(lba + off / 512));
 	}
 	/* the new session works */
