@@ -13,10 +13,10 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	  -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes \
 	  -fno-strict-aliasing -Iinclude $(PKG_CFLAGS) $(SAN)
-LDFLAGS += $(SAN)
+override LDFLAGS += $(SAN)
 LDLIBS := $(PKG_LIBS) -lcrypto -lpthread
 
 LIB_SRC := $(sort $(shell find src -name '*.c' ! -name main.c ! -name duetctl.c))

@@ -62,7 +62,8 @@ struct app {
 	struct event *sig_term, *sig_int, *sig_hup, *grace;
 	bool bs_started;
 	bool stopping;
-	int ready_fd; /* pipe to the waiting parent, or -1 */
+	char *abs_pidfile, *abs_ctl; /* made absolute before chdir("/") */
+	int ready_fd;		     /* pipe to the waiting parent, or -1 */
 	int pid_fd;
 };
 
@@ -224,6 +225,21 @@ static int load_config(struct app *a)
 }
 
 /* ---- daemon plumbing ---- */
+
+/* The daemon runs in "/": make a relative path absolute now. */
+static const char *absolute(const char *path, char **store)
+{
+	char cwd[4096];
+
+	if (!path || !*path || path[0] == '/' || strcmp(path, "none") == 0 ||
+	    !getcwd(cwd, sizeof(cwd)))
+		return path;
+	if (asprintf(store, "%s/%s", strcmp(cwd, "/") ? cwd : "", path) < 0) {
+		*store = NULL;
+		return path;
+	}
+	return *store;
+}
 
 /* Detach; the original process waits for "ready" and exits with the
  * daemon's start-up status. Returns in the daemon only. */
@@ -429,6 +445,37 @@ static int listen_portals(struct app *a)
 	return 0;
 }
 
+/* duetctl targets: what this daemon serves, from its configuration. */
+static int cmd_targets(struct ctl_reply *r, int argc, char **argv, void *arg)
+{
+	const struct duet_config *cfg = &((const struct app *)arg)->cfg;
+
+	for (size_t i = 0; i < cfg->n_portals; i++) {
+		const struct cfg_portal *p = &cfg->portals[i];
+		bool v6 = strchr(p->host, ':') != NULL;
+
+		ctl_reply_printf(r, "portal %s%s%s:%u", v6 ? "[" : "", p->host,
+				 v6 ? "]" : "", p->port);
+	}
+	for (size_t i = 0; i < cfg->n_targets; i++) {
+		const struct cfg_target *t = &cfg->targets[i];
+
+		ctl_reply_printf(r, "target %s tpgt %u%s%s", t->name, t->tpgt,
+				 t->alias ? " alias " : "",
+				 t->alias ? t->alias : "");
+		for (size_t j = 0; j < t->n_luns; j++) {
+			const struct cfg_lun *l = &t->luns[j];
+
+			ctl_reply_printf(r, "  lun %" PRIu32 " %s%s%s", l->id,
+					 l->path,
+					 l->readonly ? " readonly" : "",
+					 l->write_back ? " write-back"
+						       : " write-through");
+		}
+	}
+	return 0;
+}
+
 static int start_ctl(struct app *a)
 {
 	const char *path =
@@ -439,6 +486,8 @@ static int start_ctl(struct app *a)
 	if (!*path || strcmp(path, "none") == 0)
 		return 0;
 	ctl_set_status_info(a->cfg.file);
+	ctl_register("targets", "- portals, targets and LUNs being served",
+		     cmd_targets, a);
 	ret = ctl_server_start(a->base, path, err, sizeof(err));
 	if (ret == 0)
 		return 0;
@@ -570,6 +619,8 @@ static void cleanup(struct app *a)
 	if (a->base)
 		event_base_free(a->base);
 	remove_pidfile(a);
+	free(a->abs_pidfile);
+	free(a->abs_ctl);
 	ctl_unregister_all();
 	config_free(&a->cfg);
 }
@@ -598,6 +649,8 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	log_set_level(a.cfg.log_level);
+	a.o.pidfile = absolute(a.o.pidfile, &a.abs_pidfile);
+	a.o.ctl_socket = absolute(a.o.ctl_socket, &a.abs_ctl);
 	if (!a.o.foreground)
 		daemonize(&a);
 	if (start(&a) < 0) {

@@ -303,12 +303,43 @@ static void probe_file_discard(struct bs_dev *dev)
 			  (off_t)dev->size, 4096) == 0;
 }
 
+static int open_and_size(struct bs_dev *dev, const struct bs_open_params *p,
+			 char *err, size_t errlen)
+{
+	struct stat st;
+	int ret;
+
+	if (stat(p->path, &st) < 0) {
+		if (errno != ENOENT) {
+			ret = -errno;
+			snprintf(err, errlen, "%s: %s", p->path,
+				 strerror(errno));
+			return ret;
+		}
+		ret = create_file(p, &dev->fd, err, errlen);
+		if (ret < 0)
+			return ret;
+		dev->size = p->size;
+		ret = lock_file(dev, err, errlen);
+	} else {
+		ret = open_existing(dev, p, &st, err, errlen);
+		if (ret == 0)
+			ret = lock_file(dev, err, errlen);
+		if (ret == 0 && dev->is_blk)
+			return size_blk(dev, p, &st, err, errlen);
+		if (ret == 0)
+			ret = size_file(dev, p, &st, err, errlen);
+	}
+	if (ret == 0)
+		probe_file_discard(dev);
+	return ret;
+}
+
 int bs_open(const struct bs_open_params *p, struct bs_dev **out, char *err,
 	    size_t errlen)
 {
 	char dummy[8];
 	struct bs_dev *dev;
-	struct stat st;
 	int ret;
 
 	if (!err) {
@@ -330,42 +361,11 @@ int bs_open(const struct bs_open_params *p, struct bs_dev **out, char *err,
 	dev->lbs = dev->pbs = 512;
 	atomic_init(&dev->write_back, p->write_back);
 	atomic_init(&dev->rwf_dsync_ok, true);
-	if (stat(p->path, &st) < 0) {
-		if (errno != ENOENT) {
-			ret = -errno;
-			snprintf(err, errlen, "%s: %s", p->path,
-				 strerror(errno));
-			goto fail;
-		}
-		ret = create_file(p, &dev->fd, err, errlen);
-		if (ret < 0)
-			goto fail;
-		dev->size = p->size;
-		ret = lock_file(dev, err, errlen);
-		if (ret < 0)
-			goto fail;
-		probe_file_discard(dev);
+	ret = open_and_size(dev, p, err, errlen);
+	if (ret == 0) {
 		*out = dev;
 		return 0;
 	}
-	ret = open_existing(dev, p, &st, err, errlen);
-	if (ret < 0)
-		goto fail;
-	ret = lock_file(dev, err, errlen);
-	if (ret < 0)
-		goto fail;
-	if (dev->is_blk) {
-		ret = size_blk(dev, p, &st, err, errlen);
-	} else {
-		ret = size_file(dev, p, &st, err, errlen);
-		if (ret == 0)
-			probe_file_discard(dev);
-	}
-	if (ret < 0)
-		goto fail;
-	*out = dev;
-	return 0;
-fail:
 	if (dev->fd >= 0)
 		close(dev->fd);
 	free(dev->path);

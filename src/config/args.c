@@ -40,7 +40,8 @@ static int parse_lun_spec(struct cfg_errs *e, const char *spec, uint32_t id,
 			  spec);
 		return -EINVAL;
 	}
-	l->path = strndup(spec, plen);
+	/* duetd changes to / when it detaches: keep paths absolute. */
+	l->path = cfg_abs_path(NULL, spec, plen);
 	if (!l->path)
 		return -ENOMEM;
 	l->size = size;

@@ -394,6 +394,25 @@ static void parse_lun_size(struct cfg_errs *e, const config_setting_t *g,
 		l->size = v;
 }
 
+/* Relative LUN paths are relative to the config file's directory. */
+static char *lun_path(struct cfg_errs *e, const char *path)
+{
+	char *copy = dup_or_die(e->file), *dir, *abs;
+
+	dir = strrchr(copy, '/');
+	if (dir == copy)
+		dir[1] = '\0';
+	else if (dir)
+		*dir = '\0';
+	abs = cfg_abs_path(dir ? copy : NULL, path, strlen(path));
+	free(copy);
+	if (!abs) {
+		fprintf(stderr, "duet: out of memory while reading config\n");
+		abort();
+	}
+	return abs;
+}
+
 static void parse_lun(struct cfg_errs *e, const config_setting_t *g, int index,
 		      struct cfg_lun *l)
 {
@@ -410,7 +429,7 @@ static void parse_lun(struct cfg_errs *e, const config_setting_t *g, int index,
 		l->id = (uint32_t)id;
 	path = get_str(e, g, "path", 4095);
 	if (path)
-		l->path = dup_or_die(path);
+		l->path = lun_path(e, path);
 	else if (!config_setting_get_member(g, "path"))
 		cfg_error(e, l->line,
 			  "LUN %" PRIu32

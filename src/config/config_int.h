@@ -50,6 +50,10 @@ bool cfg_portal_equal(const struct cfg_portal *a, const struct cfg_portal *b);
 bool cfg_portal_is_wildcard(const struct cfg_portal *p);
 int cfg_portal_family(const struct cfg_portal *p);
 
+/* path made absolute against base_dir (a directory, or NULL = the
+ * current directory); malloc'd, NULL on allocation failure. */
+char *cfg_abs_path(const char *base_dir, const char *path, size_t len);
+
 /* Cross-checks over a whole config (missing sections, duplicates). */
 void cfg_validate_all(struct duet_config *cfg, struct cfg_errs *e);
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "config_int.h"
 #include "duet/task.h"
@@ -416,6 +417,24 @@ bad_prefix:
 	snprintf(buf, len, "prefix length must be a number from 0 to %d",
 		 maxbits);
 	return buf;
+}
+
+char *cfg_abs_path(const char *base_dir, const char *path, size_t len)
+{
+	char cwd[4096], *out = NULL;
+
+	if (path[0] == '/')
+		return strndup(path, len);
+	if (!base_dir) {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return strndup(path, len);
+		base_dir = cwd;
+	}
+	if (asprintf(&out, "%s%s%.*s", base_dir,
+		     base_dir[strlen(base_dir) - 1] == '/' ? "" : "/", (int)len,
+		     path) < 0)
+		return NULL;
+	return out;
 }
 
 int cfg_portal_family(const struct cfg_portal *p)

@@ -35,6 +35,8 @@ static struct {
 	struct ctl_client *clients;
 	unsigned n_clients;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t dev; /* of the socket file we created: only remove that one */
+	ino_t ino;
 } srv;
 
 static void client_free(struct ctl_client *c)
@@ -258,6 +260,14 @@ int ctl_server_start(struct event_base *base, const char *path, char *err,
 		return -ENOMEM;
 	}
 	snprintf(srv.path, sizeof(srv.path), "%s", path);
+	{
+		struct stat st;
+
+		if (stat(path, &st) == 0) {
+			srv.dev = st.st_dev;
+			srv.ino = st.st_ino;
+		}
+	}
 	log_info("control socket listening on %s", path);
 	return 0;
 }
@@ -267,9 +277,14 @@ void ctl_server_stop(void)
 	while (srv.clients)
 		client_free(srv.clients);
 	if (srv.listener) {
+		struct stat st;
+
 		evconnlistener_free(srv.listener);
 		srv.listener = NULL;
-		unlink(srv.path);
+		/* Not if someone replaced it (a newer duetd) meanwhile. */
+		if (stat(srv.path, &st) == 0 && st.st_dev == srv.dev &&
+		    st.st_ino == srv.ino)
+			unlink(srv.path);
 		srv.path[0] = '\0';
 	}
 }

@@ -36,8 +36,8 @@ static void conn_free_events(struct iscsi_conn *c)
 	}
 }
 
-struct iscsi_conn *iscsi_conn_new(int fd, const char *peer, const char *local,
-				  uint16_t local_port)
+struct iscsi_conn *iscsi_conn_new(int fd, const char *peer, uint16_t peer_port,
+				  const char *local, uint16_t local_port)
 {
 	struct iscsi_conn *c = calloc(1, sizeof(*c));
 
@@ -45,10 +45,13 @@ struct iscsi_conn *iscsi_conn_new(int fd, const char *peer, const char *local,
 		return NULL;
 	c->fd = fd;
 	c->id = ++iscsi_g.next_conn_id;
-	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	snprintf(c->peer, sizeof(c->peer), "%s", peer); /* address only */
+	snprintf(c->peer_name, sizeof(c->peer_name),
+		 strchr(peer, ':') ? "[%s]:%u" : "%s:%u", peer, peer_port);
 	snprintf(c->local, sizeof(c->local), "%s", local);
 	c->local_port = local_port;
-	snprintf(c->name, sizeof(c->name), "conn %u from %s", c->id, peer);
+	snprintf(c->name, sizeof(c->name), "conn %u from %s", c->id,
+		 c->peer_name);
 	c->txq_tail = &c->txq;
 	c->t_start = c->t_last_rx = time(NULL);
 	c->rbuf = malloc(ISCSI_RX_BUF);
@@ -126,13 +129,26 @@ void iscsi_conn_maybe_free(struct iscsi_conn *c)
 	    c->free_scheduled)
 		return;
 	c->free_scheduled = true;
-	if (!iscsi_g.base || event_base_once(iscsi_g.base, -1, EV_TIMEOUT,
-					     conn_free_cb, c, &now) < 0)
-		conn_free_cb(-1, 0, c);
+	/* Without a loop (unit tests) iscsi_conn_reap() frees them. */
+	if (iscsi_g.base)
+		event_base_once(iscsi_g.base, -1, EV_TIMEOUT, conn_free_cb, c,
+				&now);
 }
 
-/* Terminate what we own; abort what the dispatcher has. */
-static void conn_drop_tasks(struct iscsi_conn *c)
+void iscsi_conn_reap(void)
+{
+	struct iscsi_conn *c, *nx;
+
+	for (c = iscsi_g.conns; c; c = nx) {
+		nx = c->next;
+		if (c->free_scheduled)
+			conn_free_cb(-1, 0, c);
+	}
+}
+
+/* Free the tasks we still own (collecting data or waiting their CmdSN
+ * turn): the connection or session is going away. */
+void iscsi_conn_drop_data_tasks(struct iscsi_conn *c)
 {
 	struct iscsi_task *t, *nx;
 
@@ -144,6 +160,12 @@ static void conn_drop_tasks(struct iscsi_conn *c)
 			iscsi_session_unhold(c->sess, t);
 		iscsi_task_free(t);
 	}
+}
+
+/* Terminate what we own; abort what the dispatcher has. */
+static void conn_drop_tasks(struct iscsi_conn *c)
+{
+	iscsi_conn_drop_data_tasks(c);
 	if (c->n_scsi)
 		iscsi_conn_abort_all(c);
 }
@@ -186,7 +208,7 @@ static void conn_log_login(struct iscsi_conn *c)
 	const uint8_t *i = s->itn.isid;
 
 	snprintf(c->name, sizeof(c->name), "conn %u %s TSIH %u (%s)", c->id,
-		 s->itn.initiator_name, s->tsih, c->peer);
+		 s->itn.initiator_name, s->tsih, c->peer_name);
 	log_info("%s: login: %s session, ISID %02x%02x%02x%02x%02x%02x, "
 		 "target %s, portal %s:%u, HeaderDigest=%s DataDigest=%s "
 		 "MaxRecvDSL=%u MaxXmitDSL=%u MaxBurst=%u FirstBurst=%u "
@@ -207,6 +229,7 @@ void iscsi_conn_enter_ffp(struct iscsi_conn *c)
 	const struct iscsi_login_result *res = iscsi_login_result(c->login);
 
 	c->params = res->params;
+	c->statsn = res->next_statsn; /* continues the login's StatSN */
 	if (!c->params.max_recv_dsl)
 		c->params.max_recv_dsl = ISCSI_LOGIN_DSL;
 	if (!c->params.max_xmit_dsl)

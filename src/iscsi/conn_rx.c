@@ -131,6 +131,14 @@ static void rx_header_done(struct iscsi_conn *c)
 	int rc = 0;
 
 	c->dst = NULL;
+	if (c->dlen > rx_max_dsl(c) && c->state == CONN_LOGIN) {
+		/* no Reject before FFP: the login fails by closing */
+		log_warn("%s: Login Request with DataSegmentLength %u > %u; "
+			 "closing",
+			 iscsi_conn_name(c), c->dlen, ISCSI_LOGIN_DSL);
+		iscsi_conn_close(c, "oversized Login Request");
+		return;
+	}
 	if (c->dlen > rx_max_dsl(c)) {
 		char what[96];
 

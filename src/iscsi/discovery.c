@@ -29,6 +29,10 @@ struct iscsi_text {
 	struct iscsi_textbuf out; /* response being sent */
 	size_t out_off;
 	uint32_t out_ttt;
+	uint32_t itt;	   /* ITT of the exchange in progress */
+	bool req_final;	   /* the request had F=1 */
+	bool idle_active;  /* answered F=0 with idle_ttt: the */
+	uint32_t idle_ttt; /* initiator may go on negotiating */
 	uint32_t next_ttt;
 };
 
@@ -79,6 +83,7 @@ static void reset(struct iscsi_text *t)
 	t->acc = NULL;
 	t->acc_len = 0;
 	t->acc_active = false;
+	t->idle_active = false;
 	t->out.len = 0;
 	t->out_off = 0;
 }
@@ -201,8 +206,16 @@ static void fill_rsp(struct iscsi_text *t, const uint8_t *req,
 		rsp->dlen = (uint32_t)chunk;
 		t->out_off += chunk;
 	} else {
-		b[1] = ISCSI_FLAG_FINAL;
-		put_be32(b + ISCSI_BHS_TTT, ISCSI_RESERVED_TAG);
+		if (t->req_final) {
+			b[1] = ISCSI_FLAG_FINAL;
+			put_be32(b + ISCSI_BHS_TTT, ISCSI_RESERVED_TAG);
+		} else {
+			/* F=0 request: F=0 answer with a TTT (RFC 7143
+			 * 11.11.1); the initiator continues with it. */
+			t->idle_ttt = new_ttt(t);
+			t->idle_active = true;
+			put_be32(b + ISCSI_BHS_TTT, t->idle_ttt);
+		}
 		rsp->dlen = (uint32_t)left;
 		t->out_off = t->out.len = 0;
 	}
@@ -226,6 +239,7 @@ static int complete_request(struct iscsi_text *t, const uint8_t *bhs,
 		return -EINVAL;
 	}
 	t->out.len = t->out_off = 0;
+	t->req_final = bhs[1] & ISCSI_FLAG_FINAL;
 	rc = answer_keys(t, &kv);
 	iscsi_kv_free(&kv);
 	if (rc) {
@@ -257,20 +271,26 @@ int iscsi_text_rx(struct iscsi_text *t, const uint8_t *bhs, const uint8_t *data,
 		  uint32_t dlen, struct iscsi_pdu_out *rsp)
 {
 	uint32_t ttt = get_be32(bhs + ISCSI_BHS_TTT);
+	uint32_t itt = get_be32(bhs + ISCSI_BHS_ITT);
 
 	memset(rsp, 0, sizeof(*rsp));
 	if (check_header(t, bhs, data, dlen))
 		return -EINVAL;
 	if (ttt == ISCSI_RESERVED_TAG) {
 		reset(t); /* a new request restarts any exchange */
+	} else if (itt != t->itt) {
+		return -EINVAL; /* one ITT for the whole exchange */
 	} else if (t->out.len && ttt == t->out_ttt) {
 		if (dlen)
 			return -EINVAL;
 		fill_rsp(t, bhs, rsp);
 		return 0;
+	} else if (t->idle_active && ttt == t->idle_ttt) {
+		t->idle_active = false; /* negotiation goes on */
 	} else if (!t->acc_active || ttt != t->acc_ttt) {
 		return -EINVAL;
 	}
+	t->itt = itt;
 	if (dlen > ISCSI_TEXT_MAX - t->acc_len)
 		return -EINVAL;
 	if (dlen) {

@@ -129,8 +129,10 @@ static void tmf_done_cb(struct scsi_tmf *tmf)
 			c->t_close = time(NULL);
 		}
 	}
+	/* cold reset: every other connection now, this one once the
+	 * response is written (close_after) */
 	if (r->cold)
-		iscsi_session_end_all("TARGET COLD RESET");
+		iscsi_session_end_all("TARGET COLD RESET", c);
 	free(r);
 	iscsi_conn_check_logout(c);
 	iscsi_conn_maybe_free(c);
@@ -381,7 +383,7 @@ static void logout_req(struct iscsi_conn *c)
 	c->rx_stopped = true;
 	if (c->ev_read)
 		event_del(c->ev_read);
-	tmf_collect(c, NULL, true, 0); /* drop tasks still collecting data */
+	iscsi_conn_drop_data_tasks(c); /* incl. those held for their CmdSN */
 	iscsi_conn_check_logout(c);
 }
 

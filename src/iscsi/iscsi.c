@@ -6,6 +6,9 @@
  * commands have completed and the responses are written; after
  * ISCSI_SHUTDOWN_TIMEOUT seconds the rest are closed (their tasks are
  * aborted); done() runs once every connection is gone.
+ * Connections keep reading while they drain (commands already received
+ * may still need their Data-Out), but new SCSI commands are ignored: the
+ * initiator resends them after reconnecting to the restarted target.
  */
 #include <errno.h>
 #include <string.h>
@@ -84,13 +87,6 @@ void iscsi_shutdown(void (*done)(void *arg), void *arg)
 	iscsi_g.shutdown_arg = arg;
 	iscsi_g.shutdown_deadline = time(NULL) + ISCSI_SHUTDOWN_TIMEOUT;
 	iscsi_portal_close_all();
-	for (struct iscsi_conn *c = iscsi_g.conns; c; c = c->next) {
-		if (c->state != CONN_FFP)
-			continue;
-		c->rx_stopped = true;
-		if (c->ev_read)
-			event_del(c->ev_read);
-	}
 	if (iscsi_g.base) {
 		iscsi_g.ev_shutdown = event_new(iscsi_g.base, -1, EV_PERSIST,
 						shutdown_tick, NULL);

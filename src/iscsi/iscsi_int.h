@@ -158,6 +158,7 @@ struct iscsi_conn {
 	struct iscsi_session *sess;
 	struct iscsi_conn *next, *prev; /* global list */
 	char peer[64], local[64];
+	char peer_name[80]; /* "addr:port" for logs */
 	uint16_t local_port;
 	uint16_t cid;
 	struct iscsi_login *login;
@@ -226,13 +227,17 @@ struct iscsi_global {
 extern struct iscsi_global iscsi_g;
 
 /* conn.c */
-struct iscsi_conn *iscsi_conn_new(int fd, const char *peer, const char *local,
-				  uint16_t local_port);
+/* peer: numeric address only (ACLs); peer_port for logs. */
+struct iscsi_conn *iscsi_conn_new(int fd, const char *peer, uint16_t peer_port,
+				  const char *local, uint16_t local_port);
 void iscsi_conn_close(struct iscsi_conn *c, const char *why);
 void iscsi_conn_maybe_free(struct iscsi_conn *c);
+/* Free closed connections now (only without an event loop: tests). */
+void iscsi_conn_reap(void);
 void iscsi_conn_enter_ffp(struct iscsi_conn *c);
 void iscsi_conn_login_resume(struct iscsi_conn *c);
 void iscsi_conn_check_logout(struct iscsi_conn *c);
+void iscsi_conn_drop_data_tasks(struct iscsi_conn *c);
 const char *iscsi_conn_name(const struct iscsi_conn *c);
 /* conn.c: a complete Login Request arrived (login phase). */
 void iscsi_conn_login_rx(struct iscsi_conn *c, const uint8_t *data);
@@ -305,7 +310,8 @@ void iscsi_session_hold(struct iscsi_session *s, struct iscsi_task *t);
 void iscsi_session_unhold(struct iscsi_session *s, struct iscsi_task *t);
 void iscsi_session_task_done(struct iscsi_session *s);
 uint32_t iscsi_session_max_cmdsn(struct iscsi_session *s);
-void iscsi_session_end_all(const char *why);
+/* Close every session's connection but `except` (may be NULL). */
+void iscsi_session_end_all(const char *why, struct iscsi_conn *except);
 unsigned iscsi_session_count(void);
 
 /* iscsi.c */

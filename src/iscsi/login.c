@@ -20,15 +20,19 @@
 struct iscsi_login;
 
 /*
- * Authentication seam. step() handles the security keys of one request:
- * returns 0 when the initiator is authenticated, 1 when another exchange
- * is needed, or a negative login status -(class << 8 | detail).
- * CHAP will be one more entry in auth_methods[].
+ * Authentication seam. step() handles the security keys of one request
+ * (CHAP_A/I/C/N/R ...; the login layer never interprets them): returns 0
+ * when the initiator is authenticated, 1 when another exchange is needed,
+ * or a negative login status -(class << 8 | detail), e.g.
+ * -ISCSI_LOGIN_STATUS_AUTH_FAILED. Per-login state lives in l->auth_priv
+ * and is released by release(). CHAP will be one more entry in
+ * auth_methods[], and auth_required() will read the target's secrets.
  */
 struct iscsi_auth_ops {
 	const char *name; /* AuthMethod value */
 	int (*step)(struct iscsi_login *l, const struct iscsi_kvlist *in,
 		    struct iscsi_textbuf *out);
+	void (*release)(void *priv);
 };
 
 struct iscsi_login {
@@ -37,6 +41,7 @@ struct iscsi_login {
 	struct iscsi_neg neg;
 	const struct iscsi_auth_ops *auth; /* chosen method, NULL = none yet */
 	bool authenticated;
+	void *auth_priv; /* the method's per-login state */
 	bool have_hdr;	 /* ISID/TSIH/CID recorded */
 	bool first_done; /* first complete request processed */
 	bool finished;	 /* final or failed response sent */
@@ -60,7 +65,7 @@ static int auth_none_step(struct iscsi_login *l, const struct iscsi_kvlist *in,
 	return 0;
 }
 
-static const struct iscsi_auth_ops auth_none = {"None", auth_none_step};
+static const struct iscsi_auth_ops auth_none = {"None", auth_none_step, NULL};
 static const struct iscsi_auth_ops *const auth_methods[] = {&auth_none};
 
 /* Whether the target demands authentication (CHAP secrets configured).
@@ -96,6 +101,8 @@ void iscsi_login_free(struct iscsi_login *l)
 {
 	if (!l)
 		return;
+	if (l->auth && l->auth->release)
+		l->auth->release(l->auth_priv);
 	free(l->acc);
 	iscsi_textbuf_free(&l->out);
 	free(l);
@@ -388,6 +395,10 @@ static uint16_t security_stage(struct iscsi_login *l,
 	if (methods) {
 		if (l->auth) {
 			*why = "AuthMethod negotiated twice";
+			return ISCSI_LOGIN_STATUS_INIT_ERR;
+		}
+		if (strlen(methods) > ISCSI_VALUE_MAX) {
+			*why = "AuthMethod list too long";
 			return ISCSI_LOGIN_STATUS_INIT_ERR;
 		}
 		l->auth = pick_auth(l, methods);

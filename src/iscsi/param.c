@@ -558,12 +558,29 @@ static int neg_mrdsl(struct iscsi_neg *n, enum iscsi_neg_phase phase,
 	return 0;
 }
 
+static bool textbuf_has(const struct iscsi_textbuf *b, const char *key)
+{
+	size_t kl = strlen(key), off = 0;
+
+	while (off < b->len) {
+		const char *s = (const char *)b->buf + off;
+
+		if (!strncmp(s, key, kl) && s[kl] == '=')
+			return true;
+		off += strlen(s) + 1;
+	}
+	return false;
+}
+
 int iscsi_neg_declare(struct iscsi_neg *n, struct iscsi_textbuf *out)
 {
 	uint32_t ours = n->cfg->max_recv_data_segment_length;
 	int rc;
 
-	if (n->declared_mrdsl)
+	/* Not twice, and not next to a Reject of theirs in the same
+	 * response: then it waits for the next response (or never, and
+	 * both sides keep the default 8192). */
+	if (n->declared_mrdsl || textbuf_has(out, "MaxRecvDataSegmentLength"))
 		return 0;
 	ours = MIN(MAX(ours, 512u), 16777215u);
 	rc = iscsi_textbuf_addf(out, "MaxRecvDataSegmentLength", "%u", ours);
@@ -608,7 +625,10 @@ static int neg_key(struct iscsi_neg *n, enum iscsi_neg_phase phase, int id,
 	case K_MRDSL:
 		return neg_mrdsl(n, phase, val, out);
 	case K_DECL_TARGET:
-		return iscsi_textbuf_add(out, name, "Reject");
+		/* Declarations only a target makes: no answer is due, and
+		 * ours (TargetPortalGroupTag, TargetAlias) must not appear
+		 * twice in a response. Ignored. */
+		return 0;
 	case K_MARKER:
 		return iscsi_textbuf_add(out, name, "No");
 	case K_MARKINT:

@@ -58,7 +58,8 @@ static void accept_one(struct portal *pt, int fd)
 	getsockname(fd, (struct sockaddr *)&local, &ll);
 	addr_to_str(&peer, ph, sizeof(ph), &pp);
 	addr_to_str(&local, lh, sizeof(lh), &lp);
-	snprintf(pname, sizeof(pname), "%s:%u", ph, pp);
+	snprintf(pname, sizeof(pname), strchr(ph, ':') ? "[%s]:%u" : "%s:%u",
+		 ph, pp);
 	if (iscsi_g.shutting_down) {
 		close(fd);
 		return;
@@ -71,7 +72,7 @@ static void accept_one(struct portal *pt, int fd)
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (!iscsi_conn_new(fd, pname, lh, lp)) {
+	if (!iscsi_conn_new(fd, ph, pp, lh, lp)) {
 		log_err("%s: out of memory accepting %s", pt->name, pname);
 		close(fd);
 		return;

@@ -510,6 +510,11 @@ int iscsi_cmd_rx_header(struct iscsi_conn *c)
 		return 0;
 	}
 	c->exp_statsn = get_be32(c->bhs + ISCSI_BHS_EXPSTATSN);
+	if (iscsi_g.shutting_down) {
+		log_debug("%s: shutting down: command ITT 0x%08x ignored",
+			  iscsi_conn_name(c), itt);
+		return 0;
+	}
 	if (!iscsi_bhs_immediate(c->bhs) &&
 	    iscsi_session_cmdsn_check(c->sess,
 				      get_be32(c->bhs + ISCSI_BHS_CMDSN)) < 0) {

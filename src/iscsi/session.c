@@ -63,7 +63,7 @@ static uint16_t tsih_alloc(void)
 static bool same_nexus(const struct iscsi_session *s,
 		       const struct iscsi_login_result *res)
 {
-	return !s->ending && s->type == res->type && s->target == res->target &&
+	return s->type == res->type && s->target == res->target &&
 	       memcmp(s->itn.isid, res->isid, 6) == 0 &&
 	       strcmp(s->itn.initiator_name, res->initiator_name) == 0;
 }
@@ -125,7 +125,7 @@ static int bind_existing(struct iscsi_conn *c,
 {
 	struct iscsi_session *s = session_by_tsih(res->tsih);
 
-	if (!s || !same_nexus(s, res)) {
+	if (!s || s->ending || !same_nexus(s, res)) {
 		log_warn("%s: login with TSIH %u: no such session",
 			 iscsi_conn_name(c), res->tsih);
 		return -ISCSI_LOGIN_STATUS_NO_SESSION;
@@ -158,8 +158,10 @@ int iscsi_session_bind(void *arg, const struct iscsi_login_result *res)
 	c->cid = res->cid;
 	if (res->tsih)
 		return bind_existing(c, res);
+	/* The newest session of this nexus, live or still draining (a
+	 * dropped connection whose tasks are at the dispatcher). */
 	for (s = sessions; s; s = s->next)
-		if (same_nexus(s, res))
+		if (!s->replaced_by && same_nexus(s, res))
 			old = s;
 	s = session_new(res);
 	if (!s)
@@ -183,11 +185,11 @@ int iscsi_session_bind(void *arg, const struct iscsi_login_result *res)
 
 static void session_free(struct iscsi_session *s)
 {
-	struct iscsi_session *nw = s->replaced_by;
+	struct iscsi_session *nw = s->replaced_by, *old = s->replaces;
 
-	if (s->replaces)
-		s->replaces->replaced_by = NULL;
-
+	/* a chain old <- s <- nw: nw now waits for old */
+	if (old)
+		old->replaced_by = nw;
 	if (s->target && s->target->disp && !s->nexus_ended) {
 		s->nexus_ended = true;
 		scsi_dispatch_nexus_end(s->target->disp, &s->itn);
@@ -204,8 +206,8 @@ static void session_free(struct iscsi_session *s)
 	log_info("session TSIH %u of %s ended", s->tsih, s->itn.initiator_name);
 	free(s);
 	if (nw) {
-		nw->replaces = NULL;
-		if (nw->conn && nw->conn->state == CONN_LOGIN_WAIT)
+		nw->replaces = old;
+		if (!old && nw->conn && nw->conn->state == CONN_LOGIN_WAIT)
 			iscsi_conn_login_resume(nw->conn);
 	}
 }
@@ -227,13 +229,13 @@ void iscsi_session_put(struct iscsi_session *s)
 		session_free(s);
 }
 
-void iscsi_session_end_all(const char *why)
+void iscsi_session_end_all(const char *why, struct iscsi_conn *except)
 {
 	struct iscsi_session *s, *nx;
 
 	for (s = sessions; s; s = nx) {
 		nx = s->next;
-		if (s->conn)
+		if (s->conn && s->conn != except)
 			iscsi_conn_close(s->conn, why);
 	}
 }

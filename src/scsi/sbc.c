@@ -37,6 +37,7 @@ static void parse_rw(const uint8_t *cdb, struct rw_params *p)
 	case SCSI_OP_VERIFY_16:
 	case SCSI_OP_SYNCHRONIZE_CACHE_16:
 	case SCSI_OP_PREFETCH_16:
+	case SCSI_OP_WRITE_SAME_16:
 		p->lba = get_be64(&cdb[2]);
 		p->nblocks = get_be32(&cdb[10]);
 		p->len_off = 10;
@@ -143,16 +144,17 @@ static int submit_io(struct scsi_cmd *c, enum bs_op op, void *buf, uint64_t len,
 static int do_read(struct scsi_cmd *c, uint64_t bytes)
 {
 	struct scsi_task *t = c->task;
+	uint32_t cap = t->buf ? t->buf_cap : 0;
 	uint64_t len = bytes;
 
-	if (len > t->buf_cap) {
+	if (len > cap) {
 		/* The initiator asked for less (iSCSI overflow): read the
 		 * whole blocks that fit, zero the tail of the buffer. */
-		len = t->buf_cap & ~((uint64_t)c->lu->block_size - 1);
-		if (t->buf_cap > len)
-			memset(t->buf + len, 0, t->buf_cap - len);
+		len = cap & ~((uint64_t)c->lu->block_size - 1);
+		if (cap > len)
+			memset(t->buf + len, 0, cap - len);
 	}
-	t->data_len = (uint32_t)MIN(bytes, (uint64_t)t->buf_cap);
+	t->data_len = (uint32_t)MIN(bytes, (uint64_t)cap);
 	if (!len)
 		return SCSI_CMD_DONE;
 	return submit_io(c, BS_OP_READ, t->buf, len, false, rw_done);
@@ -176,11 +178,22 @@ int scsi_sbc_rw(struct scsi_cmd *c)
 		return SCSI_CMD_DONE;
 	if (!write)
 		return do_read(c, bytes);
-	if (t->data_out_len < bytes || !t->buf) {
-		/* Less write data than the CDB needs: write nothing. */
+	/* The transport must have delivered everything the initiator
+	 * promised (min of EDTL and what the CDB needs); if not, write
+	 * nothing rather than garbage. */
+	if (t->data_out_len < MIN(bytes, (uint64_t)t->exp_xfer_len) ||
+	    (t->data_out_len && !t->buf)) {
 		scsi_cmd_sense(c, SCSI_SK_ILLEGAL_REQUEST,
 			       SCSI_ASC_INVALID_FIELD_IN_CMD_IU);
 		return SCSI_CMD_DONE;
+	}
+	/* EDTL below the CDB's length (iSCSI overflow): write the whole
+	 * blocks received, never beyond them (FCP-4 / SAM residual rule). */
+	if (bytes > t->data_out_len) {
+		c->nblocks = t->data_out_len >> c->lu->block_shift;
+		bytes = (uint64_t)c->nblocks << c->lu->block_shift;
+		if (!bytes)
+			return SCSI_CMD_DONE;
 	}
 	/* WRITE AND VERIFY: the data is verified by being on stable
 	 * storage when the command completes. */
@@ -297,8 +310,7 @@ int scsi_sbc_verify(struct scsi_cmd *c)
 	c->lba = p.lba;
 	c->nblocks = p.nblocks;
 	c->bytchk = bytchk;
-	if (posix_memalign((void **)&c->cmp_buf, DUET_BUF_ALIGN, bytes)) {
-		c->cmp_buf = NULL;
+	if (scsi_cmd_bounce_alloc(c, bytes)) {
 		t->status = SCSI_STATUS_TASK_SET_FULL;
 		return SCSI_CMD_DONE;
 	}
@@ -330,4 +342,54 @@ int scsi_sbc_prefetch(struct scsi_cmd *c)
 	parse_rw(c->task->cdb, &p);
 	check_range(c, p.lba, p.nblocks, p.len_off, false);
 	return SCSI_CMD_DONE;
+}
+
+static bool block_is_zero(const uint8_t *b, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/* WRITE SAME (no UNMAP support: the UNMAP and ANCHOR bits are invalid
+ * fields, as LBPWS/LBPWS10 say in the provisioning VPD page). The block is
+ * replicated into a bounce buffer (rare command, bounded by the MAXIMUM
+ * WRITE SAME LENGTH in the Block Limits page); WSNZ is set, so a zero
+ * length is invalid. */
+int scsi_sbc_write_same(struct scsi_cmd *c)
+{
+	struct scsi_task *t = c->task;
+	bool ndob = t->cdb[0] == SCSI_OP_WRITE_SAME_16 && (t->cdb[1] & 0x01);
+	uint32_t bs = c->lu->block_size;
+	struct rw_params p;
+	uint64_t bytes;
+
+	parse_rw(t->cdb, &p);
+	t->xfer_len = ndob ? 0 : bs;
+	if (!p.nblocks) {
+		scsi_cmd_invalid_cdb(c, p.len_off, -1);
+		return SCSI_CMD_DONE;
+	}
+	if (check_range(c, p.lba, p.nblocks, p.len_off, true))
+		return SCSI_CMD_DONE;
+	if (!ndob && (t->data_out_len < bs || !t->buf)) {
+		scsi_cmd_sense(c, SCSI_SK_ILLEGAL_REQUEST,
+			       SCSI_ASC_INVALID_FIELD_IN_CMD_IU);
+		return SCSI_CMD_DONE;
+	}
+	bytes = (uint64_t)p.nblocks << c->lu->block_shift;
+	c->lba = p.lba;
+	c->nblocks = p.nblocks;
+	/* Zeroes (the common case: mkfs, zero-out) need no bounce buffer. */
+	if (ndob || block_is_zero(t->buf, bs))
+		return submit_io(c, BS_OP_WRITE_ZEROES, NULL, bytes, false,
+				 rw_done);
+	if (scsi_cmd_bounce_alloc(c, bytes)) {
+		t->status = SCSI_STATUS_TASK_SET_FULL;
+		return SCSI_CMD_DONE;
+	}
+	for (uint64_t off = 0; off < bytes; off += bs)
+		memcpy(c->cmp_buf + off, t->buf, bs);
+	return submit_io(c, BS_OP_WRITE, c->cmp_buf, bytes, false, rw_done);
 }

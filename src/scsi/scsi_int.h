@@ -17,6 +17,9 @@
 #define SCSI_NEXUS_BUCKETS 256
 #define SCSI_UA_MAX 8
 #define SCSI_LUN_ID_MAX 16383
+/* Bounce buffers (VERIFY BYTCHK, WRITE SAME) in use per target: beyond
+ * this, such commands get TASK SET FULL instead of exhausting memory. */
+#define SCSI_BOUNCE_MAX (64ull << 20)
 
 /* Pending unit attentions and accounting for one I_T nexus on one LU. */
 struct scsi_nexus {
@@ -85,7 +88,8 @@ struct scsi_cmd {
 	struct bs_io io;
 	uint64_t lba;
 	uint32_t nblocks;
-	uint8_t *cmp_buf; /* VERIFY BYTCHK: data read back */
+	uint8_t *cmp_buf; /* bounce buffer: VERIFY read-back, WRITE SAME */
+	uint64_t cmp_len;
 	uint8_t bytchk;
 	struct scsi_cmd *free_next;
 };
@@ -98,6 +102,7 @@ struct scsi_target {
 	unsigned inflight;
 	struct scsi_cmd *free_cmds;
 	unsigned n_free;
+	uint64_t bounce_bytes; /* bounce buffers in use (bounded) */
 };
 
 /* Handlers return SCSI_CMD_DONE (status set, complete now) or
@@ -139,6 +144,9 @@ int scsi_spc_rsoc(struct scsi_cmd *c);
 
 /* target.c */
 void scsi_cmd_complete(struct scsi_cmd *c);
+/* Allocate c->cmp_buf (aligned, len bytes) within SCSI_BOUNCE_MAX;
+ * 0 or -ENOMEM. Freed when the command completes. */
+int scsi_cmd_bounce_alloc(struct scsi_cmd *c, uint64_t len);
 bool scsi_cmd_desc_sense(const struct scsi_cmd *c);
 void scsi_cmd_sense(struct scsi_cmd *c, uint8_t key, uint16_t asc);
 void scsi_cmd_invalid_cdb(struct scsi_cmd *c, uint16_t byte, int bit);
@@ -180,5 +188,6 @@ int scsi_sbc_read_capacity16(struct scsi_cmd *c);
 int scsi_sbc_verify(struct scsi_cmd *c);
 int scsi_sbc_sync_cache(struct scsi_cmd *c);
 int scsi_sbc_prefetch(struct scsi_cmd *c);
+int scsi_sbc_write_same(struct scsi_cmd *c);
 
 #endif

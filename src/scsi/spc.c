@@ -106,9 +106,12 @@ static uint32_t vpd_block_limits(const struct scsi_lu *lu, uint8_t *b)
 	uint32_t gran = phys > lu->block_size ? phys / lu->block_size : 1;
 
 	memset(&b[4], 0, 60);
+	b[4] = 0x01; /* WSNZ: WRITE SAME with 0 blocks is invalid */
 	put_be16(&b[6], (uint16_t)gran);
 	put_be32(&b[8], DUET_MAX_IO_BYTES >> lu->block_shift);
 	put_be32(&b[12], (1024u * 1024) >> lu->block_shift);
+	/* MAXIMUM WRITE SAME LENGTH */
+	put_be64(&b[36], DUET_MAX_IO_BYTES >> lu->block_shift);
 	return 64;
 }
 
@@ -231,6 +234,7 @@ int scsi_spc_report_luns(struct scsi_cmd *c)
 	uint32_t alloc = get_be32(&cdb[6]);
 	uint8_t sel = cdb[2];
 	uint32_t count = 0, len, off = 8;
+	uint32_t cap = t->buf ? t->buf_cap : 0;
 	const struct scsi_lu *lu;
 
 	if (sel != 0x00 && sel != 0x01 && sel != 0x02) {
@@ -245,17 +249,17 @@ int scsi_spc_report_luns(struct scsi_cmd *c)
 		while (scsi_target_lu_at(c->tgt, count))
 			count++;
 	len = 8 + count * 8;
-	for (uint32_t i = 0; i < count && off + 8 <= t->buf_cap; i++) {
+	for (uint32_t i = 0; i < count && off + 8 <= cap; i++) {
 		lu = scsi_target_lu_at(c->tgt, i);
 		put_be64(&t->buf[off], scsi_lun_encode(lu->id));
 		off += 8;
 	}
-	if (t->buf_cap >= 8) {
+	if (cap >= 8) {
 		put_be32(&t->buf[0], count * 8);
 		put_be32(&t->buf[4], 0);
 	}
 	t->xfer_len = MIN(len, alloc);
-	t->data_len = MIN(MIN(off, t->xfer_len), t->buf_cap);
+	t->data_len = cap >= 8 ? MIN(off, t->xfer_len) : 0;
 	return SCSI_CMD_DONE;
 }
 

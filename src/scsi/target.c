@@ -3,6 +3,25 @@
  * The local SCSI target: a struct scsi_dispatcher. Task lifecycle (submit,
  * ordering, execution, completion), LUN addressing, unit attention checks
  * and the executor side of task management.
+ *
+ * Choices worth knowing:
+ *  - Every task of an existing LU sits on the LU's list in arrival order
+ *    from submit to done. SIMPLE tasks start at once; an ORDERED task
+ *    starts when it is alone on the list and holds back every later
+ *    non-HEAD OF QUEUE task; HEAD OF QUEUE starts at once.
+ *  - An aborted task that still has backing I/O in flight is only marked;
+ *    it completes (aborted=true) when the I/O returns, so the transport's
+ *    buffer is never released while a worker uses it. A TMF completes
+ *    after every task it aborted has completed.
+ *  - CLEAR TASK SET aborts the tasks of every nexus on the LU (TST=000)
+ *    and gives the other nexuses whose tasks went UA 2F/00; LOGICAL UNIT
+ *    RESET gives 29/03 and TARGET WARM/COLD RESET 29/02 / 29/01 to every
+ *    nexus except the requester's.
+ *  - ABORT TASK reports FUNCTION COMPLETE even when the task is no longer
+ *    here: the transport decides about "task does not exist" from its own
+ *    RefCmdSN bookkeeping before calling.
+ *  - nexus_end forgets the nexus's state (pending UAs): a new nexus with
+ *    the same identity starts with 29/00, as a first access does.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -121,15 +140,35 @@ static struct scsi_cmd *cmd_get(struct scsi_target *t)
 	}
 	memset(c, 0, offsetof(struct scsi_cmd, io));
 	c->cmp_buf = NULL;
+	c->cmp_len = 0;
 	c->bytchk = 0;
 	c->tgt = t;
 	return c;
 }
 
+int scsi_cmd_bounce_alloc(struct scsi_cmd *c, uint64_t len)
+{
+	struct scsi_target *t = c->tgt;
+	void *p;
+
+	if (len > SCSI_BOUNCE_MAX - t->bounce_bytes)
+		return -ENOMEM;
+	if (posix_memalign(&p, DUET_BUF_ALIGN, len ? len : 1))
+		return -ENOMEM;
+	c->cmp_buf = p;
+	c->cmp_len = len;
+	t->bounce_bytes += len;
+	return 0;
+}
+
 static void cmd_put(struct scsi_target *t, struct scsi_cmd *c)
 {
-	free(c->cmp_buf);
-	c->cmp_buf = NULL;
+	if (c->cmp_buf) {
+		free(c->cmp_buf);
+		t->bounce_bytes -= c->cmp_len;
+		c->cmp_buf = NULL;
+		c->cmp_len = 0;
+	}
 	if (t->n_free >= 4096) {
 		free(c);
 		return;
@@ -222,22 +261,24 @@ static bool check_ua(struct scsi_cmd *c)
 	return true;
 }
 
+/* The transport's R/W flags against what the command does. Returns true
+ * when the command is finished here. */
 static bool check_direction(struct scsi_cmd *c)
 {
 	enum scsi_data_dir d = c->task->dir;
-	bool bad = false;
 
+	/* Data-in command flagged as a write: no data-in can be carried;
+	 * complete with GOOD and nothing transferred (what libiscsi's
+	 * iscsi-test-cu expects), without touching the medium. */
 	if ((c->op->flags & SCSI_OPF_DATA_IN) && d == SCSI_DIR_WRITE)
-		bad = true;
-	if ((c->op->flags & SCSI_OPF_DATA_OUT) && d == SCSI_DIR_READ)
-		bad = true;
-	if (!(c->op->flags & (SCSI_OPF_DATA_IN | SCSI_OPF_DATA_OUT)) &&
-	    d != SCSI_DIR_NONE && c->task->exp_xfer_len)
-		bad = true;
-	if (bad)
+		return true;
+	/* Data-out command flagged as a read: no data arrived. */
+	if ((c->op->flags & SCSI_OPF_DATA_OUT) && d == SCSI_DIR_READ) {
 		scsi_cmd_sense(c, SCSI_SK_ILLEGAL_REQUEST,
 			       SCSI_ASC_INVALID_FIELD_IN_CMD_IU);
-	return bad;
+		return true;
+	}
+	return false;
 }
 
 /* Runs the command; returns SCSI_CMD_DONE or SCSI_CMD_ASYNC. */

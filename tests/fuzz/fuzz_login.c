@@ -11,6 +11,7 @@
 
 #include "duet/iscsi.h"
 #include "duet/iscsi_login.h"
+#include "duet/iscsi_param.h"
 #include "duet/log.h"
 
 __attribute__((weak)) void log_msg(enum log_level level, const char *fmt, ...)
@@ -50,6 +51,17 @@ static void check_rsp(const struct iscsi_pdu_out *rsp, uint32_t limit)
 	for (uint32_t i = 0; i < rsp->dlen; i++) /* ASan checks the data */
 		sink ^= rsp->data[i];
 	(void)sink;
+}
+
+/* A whole login response: well-formed text, every key once. */
+static void check_keys(const struct iscsi_pdu_out *rsp)
+{
+	struct iscsi_kvlist kv;
+
+	if (rsp->dlen && iscsi_kv_parse(rsp->data, rsp->dlen, &kv))
+		__builtin_trap();
+	if (rsp->dlen)
+		iscsi_kv_free(&kv);
 }
 
 static size_t next_pdu(const uint8_t *data, size_t size, size_t off,
@@ -119,6 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct iscsi_pdu_out rsp;
 	size_t off = 0;
 	int st = ISCSI_LOGIN_CONTINUE;
+	bool split = false;
 
 	if (iscsi_target_count() == 0) {
 		iscsi_target_register(&tcfg, NULL);
@@ -135,6 +148,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off = next_pdu(data, size, off, bhs, &seg, &dlen);
 		st = iscsi_login_rx(l, bhs, seg, dlen, &rsp);
 		check_rsp(&rsp, 8192);
+		if (!split && !(rsp.bhs[1] & ISCSI_FLAG_LOGIN_CONTINUE))
+			check_keys(&rsp);
+		split = rsp.bhs[1] & ISCSI_FLAG_LOGIN_CONTINUE;
 		if (st != ISCSI_LOGIN_DONE && bind_calls &&
 		    st != ISCSI_LOGIN_FAILED && st != ISCSI_LOGIN_CONTINUE)
 			__builtin_trap();

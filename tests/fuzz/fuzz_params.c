@@ -27,10 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_output(const struct iscsi_textbuf *b)
 {
-	struct iscsi_kvlist kv = { 0 };
+	struct iscsi_kvlist kv = {0};
 
-	/* what we send must itself parse */
-	if (b->len && iscsi_kv_parse(b->buf, b->len, &kv) == -EINVAL &&
+	/* what we send must itself parse, each key once */
+	if (b->len && iscsi_kv_parse(b->buf, b->len, &kv) != 0 &&
 	    b->len <= ISCSI_TEXT_MAX)
 		__builtin_trap();
 	iscsi_kv_free(&kv);
@@ -61,6 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			iscsi_textbuf_init(&out, ISCSI_TEXT_MAX);
 			iscsi_neg_process(&n, (enum iscsi_neg_phase)ph, &kv,
 					  &out);
+			if (ph == 0)
+				iscsi_neg_declare(&n, &out);
 			iscsi_neg_finish(&n);
 			if (n.params.first_burst_length >
 				    n.params.max_burst_length ||

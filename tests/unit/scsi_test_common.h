@@ -67,7 +67,7 @@ struct bs_dev {
 static struct bs_io *fake_q_head, *fake_q_tail;
 int fake_bs_fail;      /* next completions fail with this -errno */
 int fake_bs_submit_rc; /* bs_submit() returns this (0 = queue) */
-unsigned fake_bs_flushes, fake_bs_fua_writes, fake_bs_queued;
+unsigned fake_bs_flushes, fake_bs_fua_writes, fake_bs_queued, fake_bs_zeroes;
 uint32_t fake_phys = 512;
 
 int bs_init(struct event_base *base, unsigned nworkers)
@@ -155,7 +155,7 @@ static void fake_exec(struct bs_io *io)
 		io->result = fake_bs_fail;
 		return;
 	}
-	if ((io->op == BS_OP_READ || io->op == BS_OP_WRITE) &&
+	if (io->op != BS_OP_FLUSH &&
 	    (io->offset > d->size || io->len > d->size - io->offset)) {
 		io->result = -EIO;
 		return;
@@ -166,6 +166,10 @@ static void fake_exec(struct bs_io *io)
 		memcpy(d->mem + io->offset, io->buf, io->len);
 	else if (io->op == BS_OP_FLUSH)
 		fake_bs_flushes++;
+	else if (io->op == BS_OP_WRITE_ZEROES || io->op == BS_OP_DISCARD) {
+		memset(d->mem + io->offset, 0, io->len);
+		fake_bs_zeroes++;
+	}
 	if (io->op == BS_OP_WRITE && io->fua)
 		fake_bs_fua_writes++;
 }

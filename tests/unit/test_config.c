@@ -162,6 +162,34 @@ static void test_defaults(void **state)
 	config_free(&cfg);
 }
 
+static void test_relative_paths(void **state)
+{
+	struct duet_config cfg;
+	char *luns[] = {"rel.img:1M"}, cwd[512], want[600];
+
+	/* Relative to the config file's directory (here /tmp). */
+	assert_int_equal(
+		load("portals = ( \"127.0.0.1\" );\n"
+		     "targets = ( { name = \"iqn.2026-11.org.e:d\";\n"
+		     "  luns = ( { path = \"sub/r.img\"; size = \"1M\"; },\n"
+		     "           { path = \"/abs/r.img\"; size = \"1M\"; } ); "
+		     "} );\n",
+		     &cfg),
+		0);
+	assert_string_equal(cfg.targets[0].luns[0].path, "/tmp/sub/r.img");
+	assert_string_equal(cfg.targets[0].luns[1].path, "/abs/r.img");
+	config_free(&cfg);
+	/* Command line: relative to the current directory. */
+	assert_int_equal(config_from_args("127.0.0.1", "iqn.2026-11.org.e:d",
+					  luns, 1, &cfg),
+			 0);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(want, sizeof(want), "%s%srel.img", cwd,
+		 strcmp(cwd, "/") ? "/" : "");
+	assert_string_equal(cfg.targets[0].luns[0].path, want);
+	config_free(&cfg);
+}
+
 static void test_syntax_error(void **state)
 {
 	struct duet_config cfg;
@@ -573,6 +601,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_good),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_syntax_error),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_unknown_keys),

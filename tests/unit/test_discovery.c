@@ -368,6 +368,54 @@ static void test_hostile(void **st)
 	iscsi_text_free(t);
 }
 
+static void test_final_bit_and_itt(void **st)
+{
+	struct iscsi_text *t = new_text(ISCSI_SESSION_DISCOVERY, INI,
+					"127.0.0.1", "127.0.0.1", NULL);
+	struct iscsi_pdu_out o;
+	struct req r;
+	uint32_t ttt;
+
+	/* F=0 request: F=0 answer with a TTT, then the initiator ends it */
+	mkreq(&r, 0, ISCSI_RESERVED_TAG,
+	      "SendTargets=iqn.2026-11.org.example:b");
+	assert_int_equal(rx(t, &r, &o), 0);
+	assert_int_equal(o.bhs[1] & ISCSI_FLAG_FINAL, 0);
+	ttt = get_be32(o.bhs + ISCSI_BHS_TTT);
+	assert_int_not_equal(ttt, ISCSI_RESERVED_TAG);
+	assert_non_null(strstr(joined(&o), "example:b"));
+	mkreq(&r, ISCSI_FLAG_FINAL, ttt, NULL);
+	assert_int_equal(rx(t, &r, &o), 0);
+	assert_int_equal(o.bhs[1], ISCSI_FLAG_FINAL);
+	assert_int_equal(get_be32(o.bhs + ISCSI_BHS_TTT), ISCSI_RESERVED_TAG);
+	assert_int_equal(o.dlen, 0);
+	/* that TTT is used up */
+	mkreq(&r, ISCSI_FLAG_FINAL, ttt, NULL);
+	assert_int_equal(rx(t, &r, &o), -EINVAL);
+
+	/* split response: the follow-up must keep the ITT */
+	params.max_xmit_dsl = 512;
+	iscsi_text_free(t);
+	t = new_text(ISCSI_SESSION_DISCOVERY, "iqn.x:other", "10.0.0.1", "::1",
+		     NULL);
+	mkreq(&r, ISCSI_FLAG_FINAL, ISCSI_RESERVED_TAG,
+	      "SendTargets=All|X-a-very-long-key-name-to-pad-it-out-aaaa=1|"
+	      "X-another-long-key-name-to-pad-it-out-bbbbbbbbbb=2|"
+	      "X-third-long-key-name-to-pad-it-out-cccccccccccc=3|"
+	      "X-fourth-long-key-name-to-pad-it-out-ddddddddddd=4|"
+	      "X-fifth-long-key-name-to-pad-it-out-eeeeeeeeeeee=5|"
+	      "X-sixth-long-key-name-to-pad-it-out-ffffffffffff=6");
+	assert_int_equal(rx(t, &r, &o), 0);
+	assert_int_equal(o.bhs[1], ISCSI_FLAG_TEXT_CONTINUE);
+	ttt = get_be32(o.bhs + ISCSI_BHS_TTT);
+	mkreq(&r, ISCSI_FLAG_FINAL, ttt, NULL);
+	put_be32(r.bhs + ISCSI_BHS_ITT, 0x78);
+	assert_int_equal(rx(t, &r, &o), -EINVAL);
+	put_be32(r.bhs + ISCSI_BHS_ITT, 0x77);
+	assert_int_equal(rx(t, &r, &o), 0);
+	iscsi_text_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -384,6 +432,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_request_continuation,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_final_bit_and_itt, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -387,6 +387,18 @@ static void test_failures(void **st)
 	expect_fail(SEC_TO_OP,
 		    "InitiatorName=" INI "|TargetName=" TGT "|AuthMethod=CHAP",
 		    "127.0.0.1", ISCSI_LOGIN_STATUS_AUTH_FAILED);
+	{
+		char big[400];
+		int n = snprintf(big, sizeof(big),
+				 "InitiatorName=" INI "|TargetName=" TGT
+				 "|AuthMethod=");
+
+		for (; n < 390; n += 5)
+			memcpy(big + n, "KRB5,", 5);
+		strcpy(big + n, "None");
+		expect_fail(SEC_TO_OP, big, "127.0.0.1",
+			    ISCSI_LOGIN_STATUS_INIT_ERR);
+	}
 	/* garbage keys */
 	expect_fail(SEC_TO_OP, "InitiatorName=" INI "|garbage", "127.0.0.1",
 		    ISCSI_LOGIN_STATUS_INIT_ERR);
@@ -545,6 +557,87 @@ static void test_non_leading_lo_keys(void **st)
 	iscsi_login_free(l);
 }
 
+static void test_misplaced_keys(void **st)
+{
+	struct iscsi_login *l = new_login("127.0.0.1");
+	struct iscsi_pdu_out rsp;
+	struct req r;
+	uint32_t statsn;
+
+	mkreq(&r, SEC_TO_OP,
+	      "InitiatorName=" INI "|TargetName=" TGT "|SendTargets=All|"
+	      "TargetAlias=me|TargetPortalGroupTag=9");
+	assert_int_equal(send_req(l, &r, &rsp), ISCSI_LOGIN_CONTINUE);
+	assert_string_equal(rsp_get(&rsp, "SendTargets"), "Irrelevant");
+	/* our own TargetAlias/TPGT, not an echo of theirs */
+	assert_string_equal(rsp_get(&rsp, "TargetPortalGroupTag"), "7");
+	assert_string_equal(rsp_get(&rsp, "TargetAlias"), "disk0");
+	{
+		/* and each key once only */
+		struct iscsi_kvlist kv;
+
+		assert_int_equal(iscsi_kv_parse(rsp.data, rsp.dlen, &kv), 0);
+		iscsi_kv_free(&kv);
+	}
+	statsn = get_be32(rsp.bhs + 24);
+	mkreq(&r, OP_TO_FFP, "AuthMethod=None");
+	assert_int_equal(send_req(l, &r, &rsp), ISCSI_LOGIN_DONE);
+	assert_string_equal(rsp_get(&rsp, "AuthMethod"), "Irrelevant");
+	assert_int_equal(get_be32(rsp.bhs + 24), statsn + 1);
+	iscsi_login_free(l);
+}
+
+static void test_cid_tsih_change(void **st)
+{
+	struct iscsi_login *l = new_login("127.0.0.1");
+	struct iscsi_pdu_out rsp;
+	struct req r;
+
+	mkreq(&r, SEC_TO_OP, "InitiatorName=" INI "|TargetName=" TGT);
+	assert_int_equal(send_req(l, &r, &rsp), ISCSI_LOGIN_CONTINUE);
+	mkreq(&r, OP_TO_FFP, NULL);
+	put_be16(r.bhs + 20, 2);
+	assert_int_equal(send_req(l, &r, &rsp), ISCSI_LOGIN_FAILED);
+	assert_int_equal(status(&rsp), ISCSI_LOGIN_STATUS_INVALID_REQUEST);
+	iscsi_login_free(l);
+	l = new_login("127.0.0.1");
+	mkreq(&r, SEC_TO_OP, "InitiatorName=" INI "|TargetName=" TGT);
+	assert_int_equal(send_req(l, &r, &rsp), ISCSI_LOGIN_CONTINUE);
+	mkreq(&r, OP_TO_FFP, NULL);
+	put_be16(r.bhs + 14, 9);
+	assert_int_equal(send_req(l, &r, &rsp), ISCSI_LOGIN_FAILED);
+	iscsi_login_free(l);
+	assert_int_equal(bind_calls, 0);
+}
+
+static void test_continuation_bounded(void **st)
+{
+	struct iscsi_login *l = new_login("127.0.0.1");
+	struct iscsi_pdu_out rsp;
+	struct req r;
+	uint32_t statsn = 0;
+	int rc = ISCSI_LOGIN_CONTINUE, i;
+
+	for (i = 0; i < 100 && rc == ISCSI_LOGIN_CONTINUE; i++) {
+		mkreq(&r, SEC_STAY | ISCSI_FLAG_LOGIN_CONTINUE, NULL);
+		memset(r.data, 'a', 8192);
+		r.dlen = 8192;
+		iscsi_bhs_set_dlen(r.bhs, r.dlen);
+		rc = send_req(l, &r, &rsp);
+		if (rc == ISCSI_LOGIN_CONTINUE) {
+			if (i)
+				assert_int_equal(get_be32(rsp.bhs + 24),
+						 statsn + 1);
+			statsn = get_be32(rsp.bhs + 24);
+			assert_int_equal(rsp.dlen, 0);
+		}
+	}
+	assert_int_equal(rc, ISCSI_LOGIN_FAILED);
+	assert_int_equal(status(&rsp), ISCSI_LOGIN_STATUS_INIT_ERR);
+	assert_true(i <= ISCSI_TEXT_MAX / 8192 + 1);
+	iscsi_login_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -569,6 +662,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_non_leading_lo_keys, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_misplaced_keys, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_cid_tsih_change, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_continuation_bounded,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -253,6 +253,10 @@ static void test_neg_out_of_range(void **st)
 	assert_string_equal(rsp_get(&o, "ErrorRecoveryLevel"), "Reject");
 	assert_string_equal(rsp_get(&o, "MaxConnections"), "Reject");
 	assert_string_equal(rsp_get(&o, "ImmediateData"), "Reject");
+	/* no declaration of ours next to the Reject */
+	assert_false(n.declared_mrdsl);
+	assert_int_equal(iscsi_neg_declare(&n, &o), 0);
+	assert_false(n.declared_mrdsl);
 	/* defaults still hold */
 	assert_int_equal(n.params.max_burst_length, 262144);
 	assert_int_equal(n.params.max_xmit_dsl, 8192);
@@ -369,7 +373,7 @@ static void test_neg_unknown_and_irrelevant(void **st)
 	assert_string_equal(rsp_get(&o, "DefaultTime2Wait"), "5");
 	assert_string_equal(rsp_get(&o, "IFMarker"), "No");
 	assert_string_equal(rsp_get(&o, "OFMarkInt"), "Reject");
-	assert_string_equal(rsp_get(&o, "TargetPortalGroupTag"), "Reject");
+	assert_null(rsp_get(&o, "TargetPortalGroupTag")); /* ignored */
 	assert_string_equal(rsp_get(&o, "TaskReporting"), "Irrelevant");
 	iscsi_textbuf_free(&o);
 	/* LO keys on a non-leading connection */

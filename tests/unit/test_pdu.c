@@ -170,8 +170,7 @@ static void test_residual(void **state)
 	assert_int_equal(iscsi_residual(1024, 512, &r),
 			 ISCSI_FLAG_RSP_OVERFLOW);
 	assert_int_equal(r, 512);
-	assert_int_equal(iscsi_residual(36, 255, &r),
-			 ISCSI_FLAG_RSP_UNDERFLOW);
+	assert_int_equal(iscsi_residual(36, 255, &r), ISCSI_FLAG_RSP_UNDERFLOW);
 	assert_int_equal(r, 219);
 	assert_int_equal(iscsi_residual(512, 0, &r), ISCSI_FLAG_RSP_OVERFLOW);
 	assert_int_equal(r, 512);

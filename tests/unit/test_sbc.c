@@ -199,18 +199,28 @@ static void test_read_residuals(void **state)
 static void test_write_short_data(void **state)
 {
 	struct test_task *t;
-	uint8_t *mem;
 
-	/* 2 blocks with one block of data: nothing written, 0E/03 */
+	/* 2 blocks with EDTL one block: the received block is written,
+	 * GOOD; xfer_len tells the transport about the overflow */
 	t = rw(F10, true, 100, 2, 512, 0xaa);
-	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
-		     SCSI_ASC_INVALID_FIELD_IN_CMD_IU);
+	assert_int_equal(t->t.status, SCSI_STATUS_GOOD);
 	assert_int_equal(t->t.xfer_len, 1024);
 	tt_free(t);
 	t = rw(F10, false, 100, 2, 1024, 0);
-	mem = t->mem;
-	for (unsigned i = 0; i < 1024; i++)
-		assert_int_equal(mem[i], 0);
+	assert_int_equal(t->mem[0], 0xaa);
+	assert_int_equal(t->mem[511], 0xaa);
+	assert_int_equal(t->mem[512], 0);
+	tt_free(t);
+	/* EDTL 0 or below one block: nothing written, GOOD */
+	t = rw(F10, true, 101, 1, 0, 0);
+	assert_int_equal(t->t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->t.xfer_len, 512);
+	tt_free(t);
+	t = rw(F10, true, 101, 1, 200, 0xcc);
+	assert_int_equal(t->t.status, SCSI_STATUS_GOOD);
+	tt_free(t);
+	t = rw(F10, false, 101, 1, 512, 0);
+	assert_int_equal(t->mem[0], 0);
 	tt_free(t);
 	/* more data than needed: write what the CDB says */
 	t = rw(F10, true, 100, 1, 10000, 0xbb);
@@ -223,6 +233,26 @@ static void test_write_short_data(void **state)
 	tt_free(t);
 }
 
+static void test_write_data_missing(void **state)
+{
+	uint8_t cdb[16];
+	unsigned len = build_rw(cdb, F10, true, 300, 2);
+	struct test_task *t =
+		tt_new(&test_itn_a, 0, cdb, len, SCSI_DIR_WRITE, 1024, 1024);
+
+	/* the transport promised 1024 bytes but has only 512: nothing is
+	 * written */
+	memset(t->mem, 0xdd, 1024);
+	t->t.data_out_len = 512;
+	run_task(tgt, t);
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
+		     SCSI_ASC_INVALID_FIELD_IN_CMD_IU);
+	tt_free(t);
+	t = rw(F10, false, 300, 1, 512, 0);
+	assert_int_equal(t->mem[0], 0);
+	tt_free(t);
+}
+
 static void test_direction_mismatch(void **state)
 {
 	uint8_t cdb[16];
@@ -230,8 +260,20 @@ static void test_direction_mismatch(void **state)
 	struct test_task *t =
 		tt_new(&test_itn_a, 0, cdb, len, SCSI_DIR_WRITE, 512, 512);
 
+	/* READ flagged as a write: GOOD, nothing read into the buffer */
+	memset(t->mem, 0xee, 512);
 	run_task(tgt, t);
-	assert_int_not_equal(t->t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->t.data_len, 0);
+	assert_int_equal(t->mem[0], 0xee);
+	assert_int_equal(fake_bs_queued, 0);
+	tt_free(t);
+	/* WRITE flagged as a read: no data arrived */
+	len = build_rw(cdb, F10, true, 0, 1);
+	t = tt_new(&test_itn_a, 0, cdb, len, SCSI_DIR_READ, 512, 512);
+	run_task(tgt, t);
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
+		     SCSI_ASC_INVALID_FIELD_IN_CMD_IU);
 	tt_free(t);
 }
 
@@ -399,18 +441,128 @@ static void test_io_error(void **state)
 	fake_bs_submit_rc = 0;
 }
 
+static struct test_task *write_same(bool sixteen, uint8_t flags, uint64_t lba,
+				    uint32_t n, uint8_t fill, uint32_t len)
+{
+	uint8_t cdb[16] = {0};
+	struct test_task *t;
+
+	if (sixteen) {
+		cdb[0] = SCSI_OP_WRITE_SAME_16;
+		put_be64(&cdb[2], lba);
+		put_be32(&cdb[10], n);
+	} else {
+		cdb[0] = SCSI_OP_WRITE_SAME_10;
+		put_be32(&cdb[2], (uint32_t)lba);
+		put_be16(&cdb[7], (uint16_t)n);
+	}
+	cdb[1] = flags;
+	t = tt_new(&test_itn_a, 0, cdb, sixteen ? 16 : 10,
+		   len ? SCSI_DIR_WRITE : SCSI_DIR_NONE, len, len);
+	if (len)
+		memset(t->mem, fill, len);
+	run_task(tgt, t);
+	return t;
+}
+
+static void test_write_same(void **state)
+{
+	struct test_task *t = write_same(false, 0, 200, 16, 0x77, 512);
+
+	assert_int_equal(t->t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(t->t.xfer_len, 512);
+	tt_free(t);
+	t = rw(F10, false, 200, 17, 17 * 512, 0);
+	assert_int_equal(t->mem[0], 0x77);
+	assert_int_equal(t->mem[16 * 512 - 1], 0x77);
+	assert_int_equal(t->mem[16 * 512], 0);
+	tt_free(t);
+	/* NDOB: zeroes without a data-out buffer, through WRITE_ZEROES */
+	fake_bs_zeroes = 0;
+	t = write_same(true, 0x01, 200, 8, 0, 0);
+	assert_int_equal(t->t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(fake_bs_zeroes, 1);
+	tt_free(t);
+	t = rw(F10, false, 200, 9, 9 * 512, 0);
+	assert_int_equal(t->mem[0], 0);
+	assert_int_equal(t->mem[8 * 512], 0x77);
+	tt_free(t);
+	/* WSNZ: zero blocks is invalid; beyond the end; WRPROTECT */
+	t = write_same(true, 0, 0, 0, 1, 512);
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
+		     SCSI_ASC_INVALID_FIELD_IN_CDB);
+	tt_free(t);
+	t = write_same(true, 0, TEST_NBLOCKS - 1, 2, 1, 512);
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE);
+	tt_free(t);
+	t = write_same(false, 0x08, 0, 1, 1, 512); /* UNMAP: unsupported */
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
+		     SCSI_ASC_INVALID_FIELD_IN_CDB);
+	assert_int_equal(t->t.sense[15], 0x80 | 0x40 | 0x08 | 3);
+	tt_free(t);
+	t = write_same(false, 0x20, 0, 1, 1, 512);
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
+		     SCSI_ASC_INVALID_FIELD_IN_CDB);
+	tt_free(t);
+}
+
+/* Hostile initiator: many large WRITE SAMEs in flight cannot make the
+ * target allocate more than SCSI_BOUNCE_MAX of bounce buffers. */
+static void test_bounce_bounded(void **state)
+{
+	struct scsi_target *big = scsi_target_new("iqn.x:bounce");
+	struct cfg_lun lun = {.id = 0, .path = "/m", .size = 128ull << 20};
+	struct test_task *v[9];
+	uint32_t n = DUET_MAX_IO_BYTES / 512;
+	char err[64];
+
+	assert_int_equal(scsi_target_add_lun(big, &lun, err, sizeof(err)), 0);
+	clear_ua(big, &test_itn_a);
+	for (unsigned i = 0; i < 9; i++) {
+		uint8_t cdb[16] = {SCSI_OP_WRITE_SAME_16};
+
+		put_be64(&cdb[2], (uint64_t)i * n);
+		put_be32(&cdb[10], n);
+		v[i] = tt_new(&test_itn_a, 0, cdb, 16, SCSI_DIR_WRITE, 512,
+			      512);
+		memset(v[i]->mem, 0x5a, 512); /* not zeroes: needs a bounce */
+		scsi_dispatch_submit(scsi_target_dispatcher(big), &v[i]->t);
+	}
+	/* 8 x 8 MiB in flight: the ninth is refused at once */
+	assert_int_equal(v[8]->done_calls, 1);
+	assert_int_equal(v[8]->t.status, SCSI_STATUS_TASK_SET_FULL);
+	assert_int_equal(v[7]->done_calls, 0);
+	fake_bs_drain();
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(v[i]->t.status, SCSI_STATUS_GOOD);
+	for (unsigned i = 0; i < 9; i++)
+		tt_free(v[i]);
+	assert_int_equal(scsi_target_inflight(big), 0);
+	scsi_target_free(big);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_rw_all_forms),	   T(test_rw6_zero_means_256),
-		T(test_zero_length),	   T(test_boundaries),
-		T(test_max_transfer),	   T(test_read_residuals),
-		T(test_write_short_data),  T(test_direction_mismatch),
-		T(test_protect_and_flags), T(test_readonly),
-		T(test_read_capacity),	   T(test_verify),
-		T(test_sync_cache),	   T(test_io_error),
+		T(test_rw_all_forms),
+		T(test_rw6_zero_means_256),
+		T(test_zero_length),
+		T(test_boundaries),
+		T(test_max_transfer),
+		T(test_read_residuals),
+		T(test_write_short_data),
+		T(test_write_data_missing),
+		T(test_direction_mismatch),
+		T(test_protect_and_flags),
+		T(test_readonly),
+		T(test_read_capacity),
+		T(test_verify),
+		T(test_sync_cache),
+		T(test_write_same),
+		T(test_bounce_bounded),
+		T(test_io_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
