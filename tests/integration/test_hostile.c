@@ -113,8 +113,8 @@ static bool ping(struct raw_conn *c)
 		if (raw_recv_pdu(c, &p, 5000))
 			return false;
 		if ((p.bhs[0] & 0x3f) == 0x20 &&
-		    (uint32_t)(p.bhs[16] << 24 | p.bhs[17] << 16 |
-			       p.bhs[18] << 8 | p.bhs[19]) == itt) {
+		    ((uint32_t)p.bhs[16] << 24 | (uint32_t)p.bhs[17] << 16 |
+		     (uint32_t)p.bhs[18] << 8 | p.bhs[19]) == itt) {
 			raw_pdu_free(&p);
 			return true;
 		}
@@ -349,7 +349,7 @@ static void test_huge_key_list(void **state)
 	/* 4 MiB of keys in 8 KiB login PDUs with the C bit: the target must
 	 * bound what it buffers and fail or drop the login */
 	memset(k, 'a', cap);
-	for (size_t i = 0; i < cap; i += 100)
+	for (size_t i = 0; i + 100 <= cap; i += 100)
 		k[i] = 0, k[i + 1] = 'K', k[i + 50] = '=';
 	c.fd = raw_connect(D.port);
 	assert_true(c.fd >= 0);

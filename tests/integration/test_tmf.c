@@ -212,6 +212,8 @@ static void test_session_reinstatement(void **state)
 	}
 	assert_true(dead);
 	iscsi_destroy_context(old); /* completes leftovers as cancelled */
+	for (int i = 0; i < NCMD; i++)
+		scsi_free_scsi_task(ios[i].task);
 
 	/* each block is either untouched or fully the old session's data */
 	for (int i = 0; i < NCMD; i++) {
