@@ -113,8 +113,13 @@ fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 fuzz-short: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-bench: all
-	@bash scripts/bench.sh
+# libiscsi load generator for the benchmark (not a test: not in a wildcard)
+$(BUILD)/iobench: tests/bench/iobench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -liscsi
+
+bench: all $(BUILD)/iobench
+	@BUILD=$(BUILD) bash scripts/bench.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \

@@ -7,8 +7,10 @@
 #
 # Environment: BUILD (default build), RUN_DIR (default run), PORT (iSCSI
 # port, default 3260), PROXY_PORT (default 3261), IC_PORT (default 3270),
-# LUN_SIZE (default 1G).
+# LUN_SIZE (default 1G). A port that is taken is replaced by the next free
+# one (the printed lines show the ports in use).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 BUILD=${BUILD:-build}
 RUN_DIR=${RUN_DIR:-run}
@@ -20,6 +22,20 @@ A=127.0.0.1
 B=127.0.0.2
 IQN_A=iqn.2026-11.org.example:a.disk0
 IQN_B=iqn.2026-11.org.example:b.disk0
+
+port_free() { ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+free_port() { # wanted, others to avoid
+	local p=$1 w=$1
+	shift
+	while ! port_free "$p" || [[ " $* " == *" $p "* ]]; do
+		p=$((p + 1))
+		[ "$p" -gt $((w + 100)) ] && { echo "run.sh: no free port near $w" >&2; exit 1; }
+	done
+	echo "$p"
+}
+PORT=$(free_port "$PORT")
+PROXY_PORT=$(free_port "$PROXY_PORT" "$PORT")
+IC_PORT=$(free_port "$IC_PORT" "$PORT" "$PROXY_PORT")
 
 for bin in "$BUILD/duetd" "$BUILD/duetctl"; do
 	[ -x "$bin" ] || { echo "run.sh: $bin missing: run 'make' first" >&2; exit 1; }
@@ -115,6 +131,11 @@ Simulate a failure of b's client path (a opens its proxy port for b):
 Restore it (giveback once the path has been stable for damp_ms = 3 s):
   $BUILD/duetctl -s $RUN_DIR/b.sock path auto
 Status of either node: $BUILD/duetctl -s $RUN_DIR/a.sock pair
+Figures (failover/giveback times, proxied/direct throughput): scripts/pair-measure.sh
+
+Linux kernel initiator (open-iscsi, as root), both paths for dm-multipath:
+  iscsiadm -m discovery -t st -p $B:$PORT; iscsiadm -m discovery -t st -p $A:$PROXY_PORT
+  iscsiadm -m node -T $IQN_B -l
 
 Ctrl-C stops both nodes.
 MSG
