@@ -30,6 +30,10 @@
  * configuration yet.
  */
 #include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -704,6 +708,7 @@ static void test_verifier_catches_stale(void **state)
  */
 struct fwd {
 	char ns[64];
+	const char *listen_addr; /* default 198.51.100.21 */
 	int lfd;
 	atomic_bool stop, drop;
 	pthread_t th;
@@ -783,7 +788,8 @@ static void *fwd_main(void *arg)
 	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0)
 		return NULL;
 	close(nsfd);
-	f->lfd = tcp_listen_in("198.51.100.21", 3260);
+	f->lfd = tcp_listen_in(
+		f->listen_addr ? f->listen_addr : "198.51.100.21", 3260);
 	while (f->lfd >= 0 && !atomic_load(&f->stop)) {
 		struct pollfd p = {.fd = f->lfd, .events = POLLIN};
 		int c, s;
@@ -863,6 +869,137 @@ static void test_portal_standin(void **state)
 	report_mark(e, 1, "giveback (stand-in drops, client home)");
 	assert_int_equal(r->hard_errors, 0);
 	assert_true(r->path_switches >= 2);
+}
+
+/* Gratuitous ARP for @ip from @ifname in namespace @ns (a child process
+ * enters the namespace: the test's threads stay where they are). */
+static int garp(const char *ns, const char *ifname, const char *ip)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		char path[128];
+		struct ifreq ifr = {0};
+		struct sockaddr_ll ll = {.sll_family = AF_PACKET,
+					 .sll_protocol = htons(ETH_P_ARP),
+					 .sll_halen = 6};
+		uint8_t pkt[28] = {0, 1, 8, 0, 6, 4, 0, 1};
+		int fd, nsfd;
+
+		snprintf(path, sizeof(path), "/var/run/netns/%s", ns);
+		nsfd = open(path, O_RDONLY);
+		if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0)
+			_exit(1);
+		fd = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_ARP));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+		if (fd < 0 || ioctl(fd, SIOCGIFHWADDR, &ifr) != 0)
+			_exit(2);
+		ll.sll_ifindex = (int)if_nametoindex(ifname);
+		memset(ll.sll_addr, 0xff, 6);
+		memcpy(pkt + 8, ifr.ifr_hwaddr.sa_data, 6);
+		inet_pton(AF_INET, ip, pkt + 14);
+		memcpy(pkt + 24, pkt + 14, 4); /* target = sender */
+		for (int i = 0; i < 3; i++)
+			if (sendto(fd, pkt, sizeof(pkt), 0,
+				   (struct sockaddr *)&ll, sizeof(ll)) < 0)
+				_exit(3);
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* The takeover form's client (one URL, libiscsi reconnecting to the same
+ * address, qemu's way) against a stand-in: on the pull, b's portal
+ * address leaves b and comes up on a with a gratuitous ARP, and a
+ * forwards it over the interconnect to b's duetd; at giveback the
+ * forwarder drops its connections and the address goes home with an ARP
+ * from b. Checks the client side of the takeover design without the
+ * pair wiring. */
+static void test_takeover_standin(void **state)
+{
+	struct env *e = *state;
+	static const char *url[] = {"iscsi://198.51.100.32/" IQN_B "/0"};
+	struct fwd f = {.lfd = -1, .listen_addr = "198.51.100.32"};
+	char conf[256], ctl[192], lun[256], nsa[64], nsb[64];
+	const struct pt_result *r;
+	FILE *cf;
+	double t;
+
+	SKIP_IF_CANNOT(e);
+	snprintf(nsa, sizeof(nsa), "%s-a", e->prefix);
+	snprintf(nsb, sizeof(nsb), "%s-b", e->prefix);
+	snprintf(conf, sizeof(conf), "%s/b-standin.conf", e->dir);
+	snprintf(ctl, sizeof(ctl), "%s/b.sock", e->dir);
+	snprintf(lun, sizeof(lun), "%s/b-disk0.img", e->dir);
+	assert_int_equal(run("ip netns exec %s ip addr add 198.51.100.32/32 "
+			     "dev cl0",
+			     nsb),
+			 0);
+	cf = fopen(conf, "w");
+	assert_non_null(cf);
+	fprintf(cf,
+		"portals = ( \"198.51.100.32:3260\", \"192.0.2.2:3260\" );\n"
+		"targets = ( { name = \"%s\"; luns = ( { path = \"%s\"; size "
+		"= \"%s\"; } ); } );\n",
+		IQN_B, lun, LUN_SIZE);
+	fclose(cf);
+	{
+		char *args[] = {"-c", conf, "--ctl-socket", ctl, NULL};
+		e->node[1] = spawn_in(e, "b", "b.log", args);
+	}
+	assert_true(wait_reachable("198.51.100.32", 3260, 10000));
+	writer_start(e, url, 1, 8);
+	assert_true(wait_progress(e, 1000, 10) >= 0);
+
+	/* failover: the owner drops the address, the partner serves first,
+	 * then adds it and announces it */
+	pt_writer_mark(e->w, "pull");
+	assert_int_equal(netns(e, "pull", "b"), 0);
+	assert_int_equal(run("ip netns exec %s ip addr del 198.51.100.32/32 "
+			     "dev cl0",
+			     nsb),
+			 0);
+	snprintf(f.ns, sizeof(f.ns), "%s", nsa);
+	assert_int_equal(run("ip netns exec %s ip addr add 198.51.100.32/32 "
+			     "dev cl0",
+			     nsa),
+			 0);
+	assert_int_equal(pthread_create(&f.th, NULL, fwd_main, &f), 0);
+	msleep(200);
+	assert_int_equal(garp(nsa, "cl0", "198.51.100.32"), 0);
+	t = wait_progress(e, 500, 30);
+	if (t < 0) {
+		atomic_store(&f.stop, true);
+		pthread_join(f.th, NULL);
+		fail_msg("the writer did not reach the stand-in on a");
+	}
+	assert_true(wait_progress(e, 2000, 10) >= 0);
+
+	/* giveback: link back, the partner drops its sessions and the
+	 * address, the owner adds it and announces it */
+	pt_writer_mark(e->w, "giveback");
+	assert_int_equal(netns(e, "restore", "b"), 0);
+	msleep(500);
+	atomic_store(&f.drop, true);
+	atomic_store(&f.stop, true);
+	pthread_join(f.th, NULL);
+	assert_int_equal(run("ip netns exec %s ip addr del 198.51.100.32/32 "
+			     "dev cl0",
+			     nsa),
+			 0);
+	assert_int_equal(run("ip netns exec %s ip addr add 198.51.100.32/32 "
+			     "dev cl0",
+			     nsb),
+			 0);
+	assert_int_equal(garp(nsb, "cl0", "198.51.100.32"), 0);
+	assert_true(wait_progress(e, 1000, 30) >= 0);
+	r = writer_finish_and_verify(e);
+	report_mark(e, 0, "pull (stand-in takeover, GARP, libiscsi reconnect)");
+	report_mark(e, 1, "giveback (stand-in drops, address home, GARP)");
+	assert_int_equal(r->hard_errors, 0);
 }
 
 /* ---- the pair (need the issue 4 wiring) ---- */
@@ -1218,6 +1355,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_single_link_pull,
 						setup_or_clean, teardown),
 		cmocka_unit_test_setup_teardown(test_portal_standin,
+						setup_or_clean, teardown),
+		cmocka_unit_test_setup_teardown(test_takeover_standin,
 						setup_or_clean, teardown),
 		cmocka_unit_test_setup_teardown(test_failover_portal,
 						setup_or_clean, teardown),
