@@ -408,6 +408,19 @@ static const char *home_addr(enum form form, int n)
 	return a[form][n];
 }
 
+/* Still running 0.3 s after start? (a bad config exits at once) */
+static bool node_alive(struct env *e, int n)
+{
+	int st;
+
+	msleep(300);
+	if (e->node[n] > 0 && waitpid(e->node[n], &st, WNOHANG) == e->node[n]) {
+		e->node[n] = -1;
+		return false;
+	}
+	return e->node[n] > 0;
+}
+
 static pid_t start_node(struct env *e, int n, const char *conf)
 {
 	char ctl[192];
@@ -437,7 +450,8 @@ static void start_pair(struct env *e, enum form form)
 	e->node[0] = start_node(e, 0, e->conf);
 	e->node[1] = start_node(e, 1, e->conf);
 	for (int n = 0; n < 2; n++)
-		if (!wait_reachable(home_addr(form, n), 3260, 15000)) {
+		if (!node_alive(e, n) ||
+		    !wait_reachable(home_addr(form, n), 3260, 15000)) {
 			dump_logs(e);
 			fail_msg("node %c does not serve %s:3260", 'a' + n,
 				 home_addr(form, n));
