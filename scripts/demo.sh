@@ -118,8 +118,11 @@ for n in a b; do
 	PIDS+=($!)
 done
 reach() { ip netns exec "$P-client" timeout 1 bash -c "exec 3<>/dev/tcp/$1/3260" 2>/dev/null; }
-for i in $(seq 1 150); do
+END=$((SECONDS + 15))
+while [ $SECONDS -lt $END ]; do
 	reach $A_PORTAL && reach $B_PORTAL && break
+	kill -0 "${PIDS[0]}" 2>/dev/null && kill -0 "${PIDS[1]}" 2>/dev/null ||
+		break # a daemon exited: its log says why
 	sleep 0.1
 done
 if ! reach $B_PORTAL; then

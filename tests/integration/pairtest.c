@@ -440,7 +440,9 @@ static void completion_tick(struct pt_writer *w)
 		w->r.max_gap = gap;
 		w->r.max_gap_at = t;
 	}
-	for (int i = 0; i < n; i++) {
+	/* a completion counts for the latest mark before it only: a stall
+	 * belongs to the event that caused it, not to earlier ones */
+	for (int i = n - 1; i >= 0; i--) {
 		struct pt_mark *m = &w->marks[i];
 		if (t < m->t)
 			continue;
@@ -450,6 +452,7 @@ static void completion_tick(struct pt_writer *w)
 			m->stall = gap;
 			m->resume = t - m->t;
 		}
+		break;
 	}
 	w->last_done = t;
 }

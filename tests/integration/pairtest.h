@@ -60,7 +60,8 @@ struct pt_mark {
 	double t;	   /* seconds since start */
 	double first_done; /* first completion after the mark, s after it; -1 */
 	double resume;	   /* end of the longest stall that ends after the
-			    * mark, s after the mark; -1 */
+			    * mark and before the next mark, s after the
+			    * mark; -1 */
 	double stall;	   /* length of that stall */
 };
 

@@ -30,6 +30,10 @@
  * configuration yet.
  */
 #include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -404,6 +408,19 @@ static const char *home_addr(enum form form, int n)
 	return a[form][n];
 }
 
+/* Still running 0.3 s after start? (a bad config exits at once) */
+static bool node_alive(struct env *e, int n)
+{
+	int st;
+
+	msleep(300);
+	if (e->node[n] > 0 && waitpid(e->node[n], &st, WNOHANG) == e->node[n]) {
+		e->node[n] = -1;
+		return false;
+	}
+	return e->node[n] > 0;
+}
+
 static pid_t start_node(struct env *e, int n, const char *conf)
 {
 	char ctl[192];
@@ -433,7 +450,8 @@ static void start_pair(struct env *e, enum form form)
 	e->node[0] = start_node(e, 0, e->conf);
 	e->node[1] = start_node(e, 1, e->conf);
 	for (int n = 0; n < 2; n++)
-		if (!wait_reachable(home_addr(form, n), 3260, 15000)) {
+		if (!node_alive(e, n) ||
+		    !wait_reachable(home_addr(form, n), 3260, 15000)) {
 			dump_logs(e);
 			fail_msg("node %c does not serve %s:3260", 'a' + n,
 				 home_addr(form, n));
@@ -704,6 +722,7 @@ static void test_verifier_catches_stale(void **state)
  */
 struct fwd {
 	char ns[64];
+	const char *listen_addr; /* default 198.51.100.21 */
 	int lfd;
 	atomic_bool stop, drop;
 	pthread_t th;
@@ -783,7 +802,8 @@ static void *fwd_main(void *arg)
 	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0)
 		return NULL;
 	close(nsfd);
-	f->lfd = tcp_listen_in("198.51.100.21", 3260);
+	f->lfd = tcp_listen_in(
+		f->listen_addr ? f->listen_addr : "198.51.100.21", 3260);
 	while (f->lfd >= 0 && !atomic_load(&f->stop)) {
 		struct pollfd p = {.fd = f->lfd, .events = POLLIN};
 		int c, s;
@@ -863,6 +883,137 @@ static void test_portal_standin(void **state)
 	report_mark(e, 1, "giveback (stand-in drops, client home)");
 	assert_int_equal(r->hard_errors, 0);
 	assert_true(r->path_switches >= 2);
+}
+
+/* Gratuitous ARP for @ip from @ifname in namespace @ns (a child process
+ * enters the namespace: the test's threads stay where they are). */
+static int garp(const char *ns, const char *ifname, const char *ip)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		char path[128];
+		struct ifreq ifr = {0};
+		struct sockaddr_ll ll = {.sll_family = AF_PACKET,
+					 .sll_protocol = htons(ETH_P_ARP),
+					 .sll_halen = 6};
+		uint8_t pkt[28] = {0, 1, 8, 0, 6, 4, 0, 1};
+		int fd, nsfd;
+
+		snprintf(path, sizeof(path), "/var/run/netns/%s", ns);
+		nsfd = open(path, O_RDONLY);
+		if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0)
+			_exit(1);
+		fd = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_ARP));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+		if (fd < 0 || ioctl(fd, SIOCGIFHWADDR, &ifr) != 0)
+			_exit(2);
+		ll.sll_ifindex = (int)if_nametoindex(ifname);
+		memset(ll.sll_addr, 0xff, 6);
+		memcpy(pkt + 8, ifr.ifr_hwaddr.sa_data, 6);
+		inet_pton(AF_INET, ip, pkt + 14);
+		memcpy(pkt + 24, pkt + 14, 4); /* target = sender */
+		for (int i = 0; i < 3; i++)
+			if (sendto(fd, pkt, sizeof(pkt), 0,
+				   (struct sockaddr *)&ll, sizeof(ll)) < 0)
+				_exit(3);
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* The takeover form's client (one URL, libiscsi reconnecting to the same
+ * address, qemu's way) against a stand-in: on the pull, b's portal
+ * address leaves b and comes up on a with a gratuitous ARP, and a
+ * forwards it over the interconnect to b's duetd; at giveback the
+ * forwarder drops its connections and the address goes home with an ARP
+ * from b. Checks the client side of the takeover design without the
+ * pair wiring. */
+static void test_takeover_standin(void **state)
+{
+	struct env *e = *state;
+	static const char *url[] = {"iscsi://198.51.100.32/" IQN_B "/0"};
+	struct fwd f = {.lfd = -1, .listen_addr = "198.51.100.32"};
+	char conf[256], ctl[192], lun[256], nsa[64], nsb[64];
+	const struct pt_result *r;
+	FILE *cf;
+	double t;
+
+	SKIP_IF_CANNOT(e);
+	snprintf(nsa, sizeof(nsa), "%s-a", e->prefix);
+	snprintf(nsb, sizeof(nsb), "%s-b", e->prefix);
+	snprintf(conf, sizeof(conf), "%s/b-standin.conf", e->dir);
+	snprintf(ctl, sizeof(ctl), "%s/b.sock", e->dir);
+	snprintf(lun, sizeof(lun), "%s/b-disk0.img", e->dir);
+	assert_int_equal(run("ip netns exec %s ip addr add 198.51.100.32/32 "
+			     "dev cl0",
+			     nsb),
+			 0);
+	cf = fopen(conf, "w");
+	assert_non_null(cf);
+	fprintf(cf,
+		"portals = ( \"198.51.100.32:3260\", \"192.0.2.2:3260\" );\n"
+		"targets = ( { name = \"%s\"; luns = ( { path = \"%s\"; size "
+		"= \"%s\"; } ); } );\n",
+		IQN_B, lun, LUN_SIZE);
+	fclose(cf);
+	{
+		char *args[] = {"-c", conf, "--ctl-socket", ctl, NULL};
+		e->node[1] = spawn_in(e, "b", "b.log", args);
+	}
+	assert_true(wait_reachable("198.51.100.32", 3260, 10000));
+	writer_start(e, url, 1, 8);
+	assert_true(wait_progress(e, 1000, 10) >= 0);
+
+	/* failover: the owner drops the address, the partner serves first,
+	 * then adds it and announces it */
+	pt_writer_mark(e->w, "pull");
+	assert_int_equal(netns(e, "pull", "b"), 0);
+	assert_int_equal(run("ip netns exec %s ip addr del 198.51.100.32/32 "
+			     "dev cl0",
+			     nsb),
+			 0);
+	snprintf(f.ns, sizeof(f.ns), "%s", nsa);
+	assert_int_equal(run("ip netns exec %s ip addr add 198.51.100.32/32 "
+			     "dev cl0",
+			     nsa),
+			 0);
+	assert_int_equal(pthread_create(&f.th, NULL, fwd_main, &f), 0);
+	msleep(200);
+	assert_int_equal(garp(nsa, "cl0", "198.51.100.32"), 0);
+	t = wait_progress(e, 500, 30);
+	if (t < 0) {
+		atomic_store(&f.stop, true);
+		pthread_join(f.th, NULL);
+		fail_msg("the writer did not reach the stand-in on a");
+	}
+	assert_true(wait_progress(e, 2000, 10) >= 0);
+
+	/* giveback: link back, the partner drops its sessions and the
+	 * address, the owner adds it and announces it */
+	pt_writer_mark(e->w, "giveback");
+	assert_int_equal(netns(e, "restore", "b"), 0);
+	msleep(500);
+	atomic_store(&f.drop, true);
+	atomic_store(&f.stop, true);
+	pthread_join(f.th, NULL);
+	assert_int_equal(run("ip netns exec %s ip addr del 198.51.100.32/32 "
+			     "dev cl0",
+			     nsa),
+			 0);
+	assert_int_equal(run("ip netns exec %s ip addr add 198.51.100.32/32 "
+			     "dev cl0",
+			     nsb),
+			 0);
+	assert_int_equal(garp(nsb, "cl0", "198.51.100.32"), 0);
+	assert_true(wait_progress(e, 1000, 30) >= 0);
+	r = writer_finish_and_verify(e);
+	report_mark(e, 0, "pull (stand-in takeover, GARP, libiscsi reconnect)");
+	report_mark(e, 1, "giveback (stand-in drops, address home, GARP)");
+	assert_int_equal(r->hard_errors, 0);
 }
 
 /* ---- the pair (need the issue 4 wiring) ---- */
@@ -1073,28 +1224,59 @@ static void test_ten_flaps(void **state)
 	assert_int_equal(r->hard_errors, 0);
 }
 
+/* Can a log in to b's target on a's proxy portal (portal form)? */
+static bool proxy_login_works(void)
+{
+	struct pt_config c = {.n_urls = 1,
+			      .urls = {"iscsi://198.51.100.21/" IQN_B "/0"},
+			      .connect_timeout_s = 2,
+			      .log = stderr};
+	struct pt_writer *w = pt_writer_new(&c);
+	bool ok;
+
+	assert_non_null(w);
+	ok = pt_writer_connect(w) == 0;
+	pt_writer_free(w);
+	return ok;
+}
+
 /* A stranger on the interconnect port sending garbage is dropped quickly;
  * a duetd with the wrong secret is refused (a never proxies for it), and
- * a keeps serving its own target throughout. */
+ * a keeps serving its own target throughout. The control at the end
+ * (the same b with the right secret is proxied) shows that the refusal
+ * was the secret's doing, not a pair that does nothing. */
 static void test_ic_unauthenticated(void **state)
 {
 	struct env *e = *state;
 	static const char *ua[] = {"iscsi://198.51.100.11/" IQN_A "/0"};
 	const struct pt_result *r;
 	double t0;
+	int rc, i;
 
 	SKIP_IF_CANNOT(e);
 	start_pair(e, FORM_PORTAL);
 	writer_start(e, ua, 1, 8);
 	assert_true(wait_progress(e, 500, 10) >= 0);
-	/* raw garbage from b's namespace (the interconnect side) */
+	/* raw garbage from b's namespace (the interconnect side): exit 3 =
+	 * nothing listens, 124 = not dropped within 10 s */
 	t0 = now_s();
-	assert_int_equal(
-		run("ip netns exec %s-b timeout 10 bash -c 'exec "
-		    "3<>/dev/tcp/192.0.2.1/3270 && head -c 65536 /dev/urandom "
-		    ">&3; cat <&3 >/dev/null' 2>/dev/null; test $? -ne 124",
-		    e->prefix),
-		0);
+	{
+		char cmd[512];
+		snprintf(cmd, sizeof(cmd),
+			 "ip netns exec %s-b timeout 10 bash -c 'exec "
+			 "3<>/dev/tcp/192.0.2.1/3270 || exit 3; head -c 65536 "
+			 "/dev/urandom >&3 2>/dev/null; cat <&3 >/dev/null "
+			 "2>&1; exit 0' 2>/dev/null",
+			 e->prefix);
+		rc = system(cmd);
+		rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+	}
+	if (rc == 3)
+		fail_msg("nothing listens on a's interconnect 192.0.2.1:3270");
+	if (rc != 0)
+		fail_msg("a did not drop a garbage interconnect peer within "
+			 "10 s (exit %d)",
+			 rc);
 	fprintf(stderr, "# garbage peer dropped after %.3f s\n", now_s() - t0);
 	/* b restarted with another secret: refused, so no proxy for it */
 	snprintf(e->conf_bad, sizeof(e->conf_bad), "%s/pair-bad.conf", e->dir);
@@ -1106,22 +1288,21 @@ static void test_ic_unauthenticated(void **state)
 	assert_true(wait_reachable("198.51.100.12", 3260, 10000));
 	msleep(3000);
 	assert_int_equal(netns(e, "pull", "b"), 0);
-	msleep(4000);
-	/* a must not open its proxy portal for an unauthenticated peer */
-	{
-		struct pt_config c = {
-			.n_urls = 1,
-			.urls = {"iscsi://198.51.100.21/" IQN_B "/0"},
-			.connect_timeout_s = 2,
-			.log = stderr};
-		struct pt_writer *w2 = pt_writer_new(&c);
-		assert_non_null(w2);
-		assert_int_not_equal(pt_writer_connect(w2), 0);
-		pt_writer_free(w2);
-	}
-	run("grep -i -E 'auth|hmac|refus' %s/a.log | head -5 | sed 's/^/# "
-	    "a.log: /' >&2",
+	msleep(5000);
+	assert_false(proxy_login_works());
+	run("grep -i -E 'auth|hmac|refus|secret' %s/a.log | head -5 | sed "
+	    "'s/^/# a.log: /' >&2",
 	    e->dir);
+	/* control: the right secret, link still pulled -> a proxies for b */
+	node_kill(e, 1);
+	e->node[1] = start_node(e, 1, e->conf);
+	for (i = 0; i < 30 && !proxy_login_works(); i++)
+		msleep(1000);
+	if (i == 30) {
+		dump_logs(e);
+		fail_msg("control failed: with the right secret a did not "
+			 "proxy for b (pulled) within 30 s");
+	}
 	assert_int_equal(netns(e, "restore", "b"), 0);
 	r = writer_finish_and_verify(e);
 	assert_int_equal(r->hard_errors, 0);
@@ -1188,6 +1369,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_single_link_pull,
 						setup_or_clean, teardown),
 		cmocka_unit_test_setup_teardown(test_portal_standin,
+						setup_or_clean, teardown),
+		cmocka_unit_test_setup_teardown(test_takeover_standin,
 						setup_or_clean, teardown),
 		cmocka_unit_test_setup_teardown(test_failover_portal,
 						setup_or_clean, teardown),
