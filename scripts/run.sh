@@ -43,6 +43,12 @@ done
 
 mkdir -p "$RUN_DIR"
 RUN_ABS=$(cd "$RUN_DIR" && pwd)
+for n in a b; do
+	if "$BUILD/duetctl" -s "$RUN_ABS/$n.sock" status >/dev/null 2>&1; then
+		echo "run.sh: node $n of a pair is already running ($RUN_DIR/$n.sock answers): stop it first" >&2
+		exit 1
+	fi
+done
 KEY="$RUN_ABS/pair.key"
 CONF="$RUN_ABS/pair.conf"
 if [ ! -s "$KEY" ]; then
@@ -123,7 +129,7 @@ duet pair running on loopback (portal form); logs: $RUN_DIR/a.log, $RUN_DIR/b.lo
 Reach b's target directly, then through a's proxy port:
   iscsi-ls -s iscsi://$B:$PORT
   iscsi-inq iscsi://$B:$PORT/$IQN_B/0
-  iscsi-inq -e 1 -c 0x83 iscsi://$A:$PROXY_PORT/$IQN_B/0    # same NAA: the owner's LUN
+  iscsi-inq -e 1 -c 131 iscsi://$A:$PROXY_PORT/$IQN_B/0    # same NAA: the owner's LUN
 Simulate a failure of b's client path (a opens its proxy port for b):
   $BUILD/duetctl -s $RUN_DIR/b.sock path down
   $BUILD/duetctl -s $RUN_DIR/a.sock pair                   # PROXYING_FOR_PARTNER
