@@ -62,7 +62,8 @@ static void show_link(struct ctl_reply *r, struct duet_node *n)
 		return;
 	}
 	ic_link_get_stats(n->link, &st);
-	err = ic_link_last_error(n->link);
+	/* the last failure matters while the link is down */
+	err = ic_link_is_up(n->link) ? NULL : ic_link_last_error(n->link);
 	ctl_reply_printf(r,
 			 "interconnect: %s (%s <-> %s), ups %" PRIu64
 			 " downs %" PRIu64 ", msgs tx %" PRIu64 " rx %" PRIu64
