@@ -137,6 +137,7 @@ static int proxy_open(struct duet_node *n)
 	char err[512] = "";
 	int rc = iscsi_port_listen(n->proxy, err, sizeof(err));
 
+	n->want_drain = false; /* resumed: a giveback starts over */
 	if (rc < 0) {
 		log_err("port %s: %s", iscsi_port_name(n->proxy),
 			err[0] ? err : strerror(-rc));
