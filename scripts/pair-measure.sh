@@ -52,8 +52,8 @@ import json,sys
 r=json.loads(sys.stdin.read())
 print("writer: issued %d acked %d hard_errors %d verify ok %d bad %d stale %d unwritten %d max stall %.3f s" % (r["issued"],r["acked"],r["hard_errors"],r["v_ok"],r["v_bad"],r["v_stale"],r["v_unwritten"],r["max_gap"]))
 for m in r["marks"]:
-    what = "path down -> first write done on the new path" if m["label"]=="usr1" else "path auto -> first write done after the giveback"
-    print("  %s: %.3f s (stall %.3f s)" % (what, m["resume"], m["stall"]))'
+    what = "after path down" if m["label"]=="usr1" else "after path auto"
+    print("  %s: first write completed %.3f s later, longest stall from then on %.3f s" % (what, m["first_done"], m["stall"]))'
 
 perf() { timeout 60 iscsi-perf "$@" 2>&1 | tr '\r' '\n' | sed -n 's/^iops average \([0-9]*\) (\([0-9]*\) MB\/s).*/\1 \2/p' | tail -1; }
 bench() { "$PAIRIO" --url "$1" --bench "$2" --qd 32 --seconds "$SECS" 2>/dev/null | python3 -c '
