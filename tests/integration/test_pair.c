@@ -1257,14 +1257,15 @@ static void test_ic_unauthenticated(void **state)
 	start_pair(e, FORM_PORTAL);
 	writer_start(e, ua, 1, 8);
 	assert_true(wait_progress(e, 500, 10) >= 0);
-	/* raw garbage from b's namespace (the interconnect side): exit 3 =
-	 * nothing listens, 124 = not dropped within 10 s */
+	/* raw garbage to b's interconnect listener (the node whose name
+	 * sorts higher listens; a connects), sent from a's namespace: exit
+	 * 3 = nothing listens, 124 = not dropped within 10 s */
 	t0 = now_s();
 	{
 		char cmd[512];
 		snprintf(cmd, sizeof(cmd),
-			 "ip netns exec %s-b timeout 10 bash -c 'exec "
-			 "3<>/dev/tcp/192.0.2.1/3270 || exit 3; head -c 65536 "
+			 "ip netns exec %s-a timeout 10 bash -c 'exec "
+			 "3<>/dev/tcp/192.0.2.2/3270 || exit 3; head -c 65536 "
 			 "/dev/urandom >&3 2>/dev/null; cat <&3 >/dev/null "
 			 "2>&1; exit 0' 2>/dev/null",
 			 e->prefix);
@@ -1272,9 +1273,9 @@ static void test_ic_unauthenticated(void **state)
 		rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 	}
 	if (rc == 3)
-		fail_msg("nothing listens on a's interconnect 192.0.2.1:3270");
+		fail_msg("nothing listens on b's interconnect 192.0.2.2:3270");
 	if (rc != 0)
-		fail_msg("a did not drop a garbage interconnect peer within "
+		fail_msg("b did not drop a garbage interconnect peer within "
 			 "10 s (exit %d)",
 			 rc);
 	fprintf(stderr, "# garbage peer dropped after %.3f s\n", now_s() - t0);
