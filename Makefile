@@ -131,6 +131,8 @@ install: all
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/duet/
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' conf/duetd.service.in > \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/duetd.service
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' conf/duetd@.service.in > \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/duetd@.service
 
 format:
 	clang-format -i $$(find src include tests -name '*.[ch]')
