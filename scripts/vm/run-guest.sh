@@ -1,0 +1,122 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Kernel-initiator test: start a duetd on 127.0.0.1 with a sparse 64 MiB LUN,
+# boot the guest of scripts/vm/build-guest.sh under qemu (TCG is fine) with
+# user networking (the guest reaches the host's loopback as 10.0.2.2), let
+# its /init log in with open-iscsi + iscsi_tcp and check O_DIRECT I/O, then
+# check on the backing file that what the guest wrote is there.
+#
+#   scripts/vm/run-guest.sh        (make vmtest)
+# Env: BUILD (default build), VMDIR (default $BUILD/vm), TIMEOUT (seconds
+#      for the guest, default 600), LOG_LEVEL (duetd, default debug),
+#      KEEP=1 keeps the work directory, QEMU (qemu-system-x86_64 binary).
+# Exit: 0 pass, 1 fail, 77 skipped (no qemu, packages not available).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+VMDIR=${VMDIR:-$BUILD/vm}
+TIMEOUT=${TIMEOUT:-600}
+LOG_LEVEL=${LOG_LEVEL:-debug}
+QEMU=${QEMU:-qemu-system-x86_64}
+IQN=iqn.2026-11.org.example:vmtest.disk0
+
+skip() { echo "SKIP: kernel initiator test: $*"; exit 77; }
+
+command -v "$QEMU" >/dev/null || skip "$QEMU not found (apt-get install qemu-system-x86)"
+[ -x "$BUILD/duetd" ] || { echo "FAIL: $BUILD/duetd not built (run make)"; exit 1; }
+VMDIR=$VMDIR scripts/vm/build-guest.sh
+rc=$?
+[ $rc -eq 77 ] && skip "guest packages cannot be had (see above)"
+[ $rc -eq 0 ] || { echo "FAIL: building the guest failed"; exit 1; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/duet-vmtest.XXXXXX")
+DUETD_PID=
+cleanup() {
+	[ -n "$DUETD_PID" ] && kill "$DUETD_PID" 2>/dev/null && wait "$DUETD_PID" 2>/dev/null
+	if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+port_free() { ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+PORT=$((3300 + RANDOM % 600))
+while ! port_free "$PORT"; do PORT=$((PORT + 1)); done
+
+LUN=$WORK/lun0.img
+"$BUILD/duetd" -f --log-level "$LOG_LEVEL" --ctl-socket none \
+	--portal "127.0.0.1:$PORT" --target "$IQN" --lun "$LUN:64M" \
+	>"$WORK/duetd.log" 2>&1 &
+DUETD_PID=$!
+for _ in $(seq 50); do
+	port_free "$PORT" || break
+	sleep 0.1
+done
+port_free "$PORT" && { cat "$WORK/duetd.log"; echo "FAIL: duetd did not listen on $PORT"; exit 1; }
+
+# KVM when it works (a quick probe: some sandboxes have a /dev/kvm that
+# aborts at the first CPU reset), else TCG.
+ACCEL=tcg,thread=multi
+CPU=max
+if [ -w /dev/kvm ] && [ "${VM_ACCEL:-}" != tcg ]; then
+	timeout 3 "$QEMU" -machine q35 -accel kvm -cpu host -m 64 -S -nodefaults \
+		-display none </dev/null >/dev/null 2>&1
+	[ $? -eq 124 ] && ACCEL=kvm CPU=host
+fi
+echo "vm: booting the guest ($ACCEL), target 127.0.0.1:$PORT (10.0.2.2:$PORT in the guest), timeout ${TIMEOUT}s"
+START=$(date +%s)
+timeout -k 5 "$TIMEOUT" "$QEMU" -machine q35 -accel "$ACCEL" -cpu "$CPU" -smp 2 -m 512 \
+	-nodefaults -display none -serial stdio -no-reboot \
+	-kernel "$VMDIR/vmlinuz" -initrd "$VMDIR/initrd.gz" \
+	-append "console=ttyS0 panic=-1 loglevel=4 duet.portal=10.0.2.2:$PORT duet.iqn=$IQN" \
+	-netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
+	-object filter-dump,id=f0,netdev=n0,file="$WORK/guest.pcap" \
+	</dev/null >"$WORK/console.log" 2>&1
+QRC=$?
+END=$(date +%s)
+tr -d '\r' <"$WORK/console.log" >"$WORK/console.txt"
+grep '^VMTEST ' "$WORK/console.txt" | grep -v '^VMTEST DMESG' 
+
+RESULT=$(grep '^VMTEST RESULT ' "$WORK/console.txt" | tail -n 1)
+STATUS=0
+if [ -z "$RESULT" ]; then
+	[ $QRC -eq 124 ] && echo "FAIL: the guest timed out after ${TIMEOUT}s" ||
+		echo "FAIL: the guest ended without a RESULT line (qemu exit $QRC)"
+	STATUS=1
+elif [[ "$RESULT" != "VMTEST RESULT PASS"* ]]; then
+	STATUS=1
+fi
+
+# The guest's writes must be on the backing file.
+while read -r _ _ off len md5; do
+	off=${off#off=}
+	len=${len#len=}
+	md5=${md5#md5=}
+	got=$(dd if="$LUN" bs=1M iflag=skip_bytes,count_bytes skip="$off" count="$len" 2>/dev/null |
+		md5sum | cut -d' ' -f1)
+	if [ "$got" = "$md5" ]; then
+		echo "backing store: off=$off len=$len ok"
+	else
+		echo "FAIL: backing store off=$off len=$len: md5 $got, the guest wrote $md5"
+		STATUS=1
+	fi
+done < <(grep '^VMTEST CHECK ' "$WORK/console.txt")
+
+# What the kernel initiator sent and what duetd answered, from the guest's
+# network capture (qemu filter-dump; full frames, deleted with the work dir).
+if command -v python3 >/dev/null && [ -s "$WORK/guest.pcap" ]; then
+	echo "SCSI commands of the kernel initiator (count, command, answer, example CDB):"
+	python3 scripts/vm/iscsi-pcap.py "$WORK/guest.pcap" "$PORT" | sed 's/^/  /'
+fi
+if grep -qiE 'warn|error' "$WORK/duetd.log"; then
+	echo "duetd: warnings/errors:"
+	grep -iE 'warn|error' "$WORK/duetd.log" | head -n 40 | sed 's/^/  /'
+fi
+
+if [ $STATUS -ne 0 ]; then
+	echo "---- guest console (last 80 lines) ----"
+	tail -n 80 "$WORK/console.txt"
+	echo "---- duetd log (last 80 lines) ----"
+	tail -n 80 "$WORK/duetd.log"
+	KEEP=1
+fi
+echo "vm: ${RESULT:-no result}; guest ran $((END - START))s"
+exit $STATUS
