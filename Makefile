@@ -28,7 +28,7 @@ INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 INTEG_COMMON := $(wildcard tests/integration/common.c)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps check unit integration conformance run asan fuzz fuzz-short \
+.PHONY: all deps check unit integration conformance vmtest run asan fuzz fuzz-short \
 	install clean format bench demo tests
 
 all: $(BUILD)/duetd $(BUILD)/duetctl
@@ -73,6 +73,11 @@ integration: all $(INTEG_BIN)
 
 conformance: all
 	@BUILD=$(BUILD) bash scripts/run-tests.sh conformance
+
+# The Linux kernel initiator (open-iscsi + iscsi_tcp) in a qemu guest against
+# build/duetd; needs qemu-system-x86 and Debian's archive (scripts/vm/).
+vmtest: all
+	@BUILD=$(BUILD) bash scripts/vm/run-guest.sh
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \

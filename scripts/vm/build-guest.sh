@@ -78,6 +78,13 @@ mkdir -p "$STAGE"/{bin,sbin,etc/iscsi,proc,sys,dev,run/lock/iscsi,tmp,var/lib/is
 cp "$ROOT/bin/busybox" "$STAGE/bin/busybox"
 ln -sf busybox "$STAGE/bin/sh" # the rest: busybox --install in /init
 cp "$ROOT/sbin/iscsid" "$ROOT/sbin/iscsiadm" "$STAGE/sbin/"
+# BLKZEROOUT helper (static; optional: the guest skips that step without it)
+if ${CC:-cc} -static -O2 -o "$STAGE/bin/blkzeroout" "$HERE/blkzeroout.c" 2>"$VMDIR/blkzeroout.err"; then
+	strip "$STAGE/bin/blkzeroout" 2>/dev/null || true
+else
+	echo "vm: note: cannot build a static blkzeroout (see $VMDIR/blkzeroout.err); the guest skips BLKZEROOUT" >&2
+	rm -f "$STAGE/bin/blkzeroout"
+fi
 
 # Shared libraries of iscsid/iscsiadm: the unpacked packages first, then
 # the host's own (a Debian 12 host matches the packages' ABI).

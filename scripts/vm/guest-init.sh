@@ -5,7 +5,7 @@
 # initiator (open-iscsi iscsid/iscsiadm + iscsi_tcp, stock iscsid.conf),
 # writes known patterns with O_DIRECT in 1 MiB and 4 KiB blocks, reads them
 # back, logs out, prints one line "RESULT PASS|FAIL ..." and powers off.
-# Command line: duet.portal=HOST:PORT duet.iqn=IQN
+# Command line: duet.portal=HOST:PORT duet.iqn=IQN duet.luns=N
 # Lines for the host start with "VMTEST " (INFO/CHECK/STEP/FAIL/RESULT).
 
 /bin/busybox --install -s /bin
@@ -18,10 +18,12 @@ mount -t tmpfs tmp /tmp
 
 PORTAL=
 IQN=
+NLUNS=1
 for w in $(cat /proc/cmdline); do
 	case "$w" in
 	duet.portal=*) PORTAL=${w#duet.portal=} ;;
 	duet.iqn=*) IQN=${w#duet.iqn=} ;;
+	duet.luns=*) NLUNS=${w#duet.luns=} ;;
 	esac
 done
 
@@ -100,54 +102,36 @@ echo "$OUT" | sed 's/^/VMTEST INFO login: /'
 iscsiadm -m session -P 2 2>&1 | grep -E 'Iface|State|Param|Len|Burst|R2T|Data|Digest|timeout|Timeout|Tag|Outstand' |
 	sed 's/^[[:space:]]*/VMTEST INFO session: /'
 
-DEV=
+# Wait for the LUNs (the host exports NLUNS of them).
 i=0
 while [ $i -lt 150 ]; do
+	n=0
 	for d in /sys/block/sd*; do
-		[ -e "$d" ] || continue
-		n=$(basename "$d")
-		[ -e "/dev/$n" ] && [ "$(cat "$d/size")" -gt 0 ] && DEV=$n
+		[ -e "$d" ] && [ -e "/dev/$(basename "$d")" ] && [ "$(cat "$d/size")" -gt 0 ] && n=$((n + 1))
 	done
-	[ -n "$DEV" ] && break
+	[ $n -ge "$NLUNS" ] && break
 	sleep 0.2
 	i=$((i + 1))
 done
-[ -n "$DEV" ] || die "no /dev/sd* with a size after login"
-step "disk /dev/$DEV"
-Q=/sys/block/$DEV/queue
-SD=$(ls -d /sys/block/$DEV/device/scsi_disk/* 2>/dev/null | head -n 1)
-for f in $Q/logical_block_size $Q/physical_block_size $Q/max_sectors_kb $Q/max_hw_sectors_kb \
-	$Q/optimal_io_size $Q/minimum_io_size $Q/discard_max_bytes $Q/discard_granularity \
-	$Q/write_same_max_bytes $Q/write_zeroes_max_bytes $Q/rotational $Q/write_cache $Q/fua \
-	/sys/block/$DEV/size /sys/block/$DEV/device/vendor /sys/block/$DEV/device/model \
-	/sys/block/$DEV/device/rev /sys/block/$DEV/device/scsi_level \
-	/sys/block/$DEV/device/queue_depth /sys/block/$DEV/device/inquiry \
-	$SD/cache_type $SD/FUA $SD/provisioning_mode $SD/protection_type \
-	$SD/thin_provisioning $SD/max_write_same_blocks $SD/zeroing_mode; do
-	[ -r "$f" ] && say "INFO sysfs $(basename "$f")=$(head -c 120 "$f" | tr '\n\000' '  ')"
-done
+[ $n -ge "$NLUNS" ] || die "$n disk(s) with a size after login, $NLUNS expected"
 
-SIZE=$(blockdev --getsize64 "/dev/$DEV")
 MB=1048576
-[ "$SIZE" -ge $((64 * MB)) ] || die "disk is $SIZE bytes, the test needs 64 MiB"
-
 # Patterns in RAM (tmpfs).
-dd if=/dev/urandom of=/tmp/big bs=1M count=16 2>/dev/null
+dd if=/dev/urandom of=/tmp/big0 bs=1M count=16 2>/dev/null
 dd if=/dev/urandom of=/tmp/small bs=4k count=256 2>/dev/null
 dd if=/dev/urandom of=/tmp/buf bs=64k count=32 2>/dev/null
 dd if=/dev/urandom of=/tmp/tail bs=4k count=256 2>/dev/null
-MD5_BIG=$(md5sum </tmp/big | cut -d' ' -f1)
 MD5_SMALL=$(md5sum </tmp/small | cut -d' ' -f1)
 MD5_BUF=$(md5sum </tmp/buf | cut -d' ' -f1)
 MD5_TAIL=$(md5sum </tmp/tail | cut -d' ' -f1)
-END_OFF=$((SIZE - MB))
 
+elapsed() { awk "BEGIN{print $(cut -d' ' -f1 /proc/uptime)-$1}"; }
 # wr NAME FILE BS OFFSET_BYTES [extra dd flags]
 wr() {
 	t=$(cut -d' ' -f1 /proc/uptime)
 	dd if="$2" of="/dev/$DEV" bs="$3" seek=$(($4 / $3)) $5 2>/tmp/dd.err ||
-		{ fail "write $1 (bs=$3 off=$4 $5): $(tail -n 1 /tmp/dd.err)"; return 1; }
-	say "INFO write $1 bs=$3 off=$4 $5 ok ($(awk "BEGIN{print $(cut -d' ' -f1 /proc/uptime)-$t}")s)"
+		{ fail "lun $LUN: write $1 (bs=$3 off=$4 $5): $(tail -n 1 /tmp/dd.err)"; return 1; }
+	say "INFO lun $LUN: write $1 bs=$3 off=$4 $5 ok ($(elapsed $t)s)"
 }
 # rd NAME LEN BS OFFSET_BYTES MD5
 rd() {
@@ -155,45 +139,85 @@ rd() {
 	got=$(dd if="/dev/$DEV" bs="$3" skip=$(($4 / $3)) count=$(($2 / $3)) iflag=direct 2>/tmp/dd.err |
 		md5sum | cut -d' ' -f1)
 	grep -q "^$(($2 / $3))+0 records in" /tmp/dd.err ||
-		{ fail "read $1 (bs=$3 off=$4): $(tail -n 1 /tmp/dd.err)"; return 1; }
-	[ "$got" = "$5" ] || { fail "read $1 (bs=$3 off=$4 len=$2): md5 $got, wrote $5"; return 1; }
-	say "INFO read $1 bs=$3 off=$4 len=$2 ok ($(awk "BEGIN{print $(cut -d' ' -f1 /proc/uptime)-$t}")s)"
+		{ fail "lun $LUN: read $1 (bs=$3 off=$4): $(tail -n 1 /tmp/dd.err)"; return 1; }
+	[ "$got" = "$5" ] || { fail "lun $LUN: read $1 (bs=$3 off=$4 len=$2): md5 $got, wrote $5"; return 1; }
+	say "INFO lun $LUN: read $1 bs=$3 off=$4 len=$2 ok ($(elapsed $t)s)"
 }
 
-step "O_DIRECT writes"
-wr big /tmp/big 1048576 0 oflag=direct
-wr small /tmp/small 4096 $((32 * MB)) oflag=direct
-wr tail /tmp/tail 4096 $END_OFF oflag=direct
-step "buffered write + fsync"
-wr buffered /tmp/buf 65536 $((40 * MB)) conv=fsync
-sync
-echo 3 >/proc/sys/vm/drop_caches
+show_sysfs() {
+	Q=/sys/block/$DEV/queue
+	SD=$(ls -d /sys/block/$DEV/device/scsi_disk/* 2>/dev/null | head -n 1)
+	for f in $Q/logical_block_size $Q/physical_block_size $Q/max_sectors_kb $Q/max_hw_sectors_kb \
+		$Q/optimal_io_size $Q/minimum_io_size $Q/discard_max_bytes $Q/discard_granularity \
+		$Q/write_same_max_bytes $Q/write_zeroes_max_bytes $Q/rotational $Q/write_cache $Q/fua \
+		/sys/block/$DEV/size /sys/block/$DEV/device/vendor /sys/block/$DEV/device/model \
+		/sys/block/$DEV/device/rev /sys/block/$DEV/device/scsi_level \
+		/sys/block/$DEV/device/queue_depth \
+		$SD/cache_type $SD/FUA $SD/provisioning_mode $SD/protection_type \
+		$SD/thin_provisioning $SD/max_write_same_blocks $SD/zeroing_mode; do
+		[ -r "$f" ] && say "INFO lun $LUN: sysfs $(basename "$f")=$(head -c 120 "$f" | tr '\n\000' '  ')"
+	done
+}
 
-step "O_DIRECT reads"
-rd big $((16 * MB)) 1048576 0 "$MD5_BIG"
-rd big-4k $((16 * MB)) 4096 0 "$MD5_BIG"
-rd small $MB 4096 $((32 * MB)) "$MD5_SMALL"
-rd small-1M $MB 1048576 $((32 * MB)) "$MD5_SMALL"
-rd buffered $((2 * MB)) 1048576 $((40 * MB)) "$MD5_BUF"
-rd tail $MB 4096 $END_OFF "$MD5_TAIL"
-# Overwrite the middle of the 1 MiB region with 4 KiB blocks; read it all.
-dd if=/tmp/small of=/tmp/big bs=4k seek=100 count=64 conv=notrunc 2>/dev/null
-dd if=/tmp/small of="/dev/$DEV" bs=4k seek=100 count=64 oflag=direct 2>/tmp/dd.err ||
-	fail "overwrite: $(tail -n 1 /tmp/dd.err)"
-MD5_BIG=$(md5sum </tmp/big | cut -d' ' -f1)
-rd big-overwritten $((16 * MB)) 1048576 0 "$MD5_BIG"
+# test_disk: the whole I/O check on /dev/$DEV (LUN $LUN).
+test_disk() {
+	show_sysfs
+	SIZE=$(blockdev --getsize64 "/dev/$DEV")
+	[ "$SIZE" -ge $((64 * MB)) ] || { fail "lun $LUN: disk is $SIZE bytes, the test needs 64 MiB"; return; }
+	END_OFF=$((SIZE - MB))
+	cp /tmp/big0 /tmp/big
 
-blockdev --flushbufs "/dev/$DEV" || fail "blockdev --flushbufs"
-if [ "$(cat $Q/discard_max_bytes)" != 0 ]; then
-	blkdiscard -o $((48 * MB)) -l $MB "/dev/$DEV" 2>/tmp/dd.err &&
-		say "INFO discard ok" || fail "blkdiscard: $(cat /tmp/dd.err)"
-fi
+	step "lun $LUN: O_DIRECT writes"
+	wr big /tmp/big 1048576 0 oflag=direct
+	wr small /tmp/small 4096 $((32 * MB)) oflag=direct
+	wr tail /tmp/tail 4096 $END_OFF oflag=direct
+	step "lun $LUN: buffered write + fsync"
+	wr buffered /tmp/buf 65536 $((40 * MB)) conv=fsync
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
 
-# What the host checks on the backing store after the run.
-say "CHECK off=0 len=$((16 * MB)) md5=$MD5_BIG"
-say "CHECK off=$((32 * MB)) len=$MB md5=$MD5_SMALL"
-say "CHECK off=$((40 * MB)) len=$((2 * MB)) md5=$MD5_BUF"
-say "CHECK off=$END_OFF len=$MB md5=$MD5_TAIL"
+	step "lun $LUN: O_DIRECT reads"
+	rd big $((16 * MB)) 1048576 0 "$(md5sum </tmp/big | cut -d' ' -f1)"
+	rd big-4k $((16 * MB)) 4096 0 "$(md5sum </tmp/big | cut -d' ' -f1)"
+	rd small $MB 4096 $((32 * MB)) "$MD5_SMALL"
+	rd small-1M $MB 1048576 $((32 * MB)) "$MD5_SMALL"
+	rd buffered $((2 * MB)) 1048576 $((40 * MB)) "$MD5_BUF"
+	rd tail $MB 4096 $END_OFF "$MD5_TAIL"
+	# Overwrite part of the 16 MiB region with 4 KiB blocks; read it all.
+	dd if=/tmp/small of=/tmp/big bs=4k seek=100 count=64 conv=notrunc 2>/dev/null
+	dd if=/tmp/small of="/dev/$DEV" bs=4k seek=100 count=64 oflag=direct 2>/tmp/dd.err ||
+		fail "lun $LUN: overwrite: $(tail -n 1 /tmp/dd.err)"
+	# Zero 1 MiB in the middle of it with BLKZEROOUT (WRITE SAME when the
+	# disk says it has it, else plain writes of zeroes).
+	if [ -x /bin/blkzeroout ]; then
+		dd if=/dev/zero of=/tmp/big bs=1M seek=4 count=1 conv=notrunc 2>/dev/null
+		blkzeroout "/dev/$DEV" $((4 * MB)) $MB 2>/tmp/dd.err &&
+			say "INFO lun $LUN: BLKZEROOUT 1 MiB ok" ||
+			fail "lun $LUN: BLKZEROOUT: $(cat /tmp/dd.err)"
+	fi
+	MD5_BIG=$(md5sum </tmp/big | cut -d' ' -f1)
+	rd big-after-overwrite $((16 * MB)) 1048576 0 "$MD5_BIG"
+
+	blockdev --flushbufs "/dev/$DEV" || fail "lun $LUN: blockdev --flushbufs"
+	if [ "$(cat $Q/discard_max_bytes)" != 0 ]; then
+		blkdiscard -o $((48 * MB)) -l $MB "/dev/$DEV" 2>/tmp/dd.err &&
+			say "INFO lun $LUN: discard ok" || fail "lun $LUN: blkdiscard: $(cat /tmp/dd.err)"
+	fi
+
+	# What the host checks on the backing store after the run.
+	say "CHECK lun=$LUN off=0 len=$((16 * MB)) md5=$MD5_BIG"
+	say "CHECK lun=$LUN off=$((32 * MB)) len=$MB md5=$MD5_SMALL"
+	say "CHECK lun=$LUN off=$((40 * MB)) len=$((2 * MB)) md5=$MD5_BUF"
+	say "CHECK lun=$LUN off=$END_OFF len=$MB md5=$MD5_TAIL"
+}
+
+for d in /sys/block/sd*; do
+	DEV=$(basename "$d")
+	hctl=$(basename "$(readlink "$d/device")")
+	LUN=${hctl##*:}
+	step "disk /dev/$DEV = $hctl (LUN $LUN)"
+	test_disk
+done
 
 step "logout"
 OUT=$(iscsiadm -m node -T "$IQN" -p "$PORTAL" --logout 2>&1)

@@ -1,20 +1,21 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Kernel-initiator test: start a duetd on 127.0.0.1 with a sparse 64 MiB LUN,
+# Kernel-initiator test: start a duetd on 127.0.0.1 with two sparse 64 MiB LUNs
+# (write-through and write-back),
 # boot the guest of scripts/vm/build-guest.sh under qemu (TCG is fine) with
 # user networking (the guest reaches the host's loopback as 10.0.2.2), let
 # its /init log in with open-iscsi + iscsi_tcp and check O_DIRECT I/O, then
 # check on the backing file that what the guest wrote is there.
 #
 #   scripts/vm/run-guest.sh        (make vmtest)
-# Env: BUILD (default build), VMDIR (default $BUILD/vm), TIMEOUT (seconds
+# Env: BUILD (default build), VMDIR (default build/vm), TIMEOUT (seconds
 #      for the guest, default 600), LOG_LEVEL (duetd, default debug),
 #      KEEP=1 keeps the work directory, QEMU (qemu-system-x86_64 binary).
 # Exit: 0 pass, 1 fail, 77 skipped (no qemu, packages not available).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
-VMDIR=${VMDIR:-$BUILD/vm}
+VMDIR=${VMDIR:-build/vm} # shared by build and build-asan
 TIMEOUT=${TIMEOUT:-600}
 LOG_LEVEL=${LOG_LEVEL:-debug}
 QEMU=${QEMU:-qemu-system-x86_64}
@@ -41,10 +42,20 @@ port_free() { ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
 PORT=$((3300 + RANDOM % 600))
 while ! port_free "$PORT"; do PORT=$((PORT + 1)); done
 
-LUN=$WORK/lun0.img
-"$BUILD/duetd" -f --log-level "$LOG_LEVEL" --ctl-socket none \
-	--portal "127.0.0.1:$PORT" --target "$IQN" --lun "$LUN:64M" \
-	>"$WORK/duetd.log" 2>&1 &
+# LUN 0 write-through (the default), LUN 1 write-back (so the kernel sees
+# WCE=1 and sends SYNCHRONIZE CACHE and FUA writes).
+cat >"$WORK/duet.conf" <<CONF
+log_level = "$LOG_LEVEL";
+portals = ( "127.0.0.1:$PORT" );
+targets = (
+  { name = "$IQN";
+    luns = (
+      { id = 0; path = "$WORK/lun0.img"; size = "64M"; write_back = false; serial = "vmtest-lun0"; },
+      { id = 1; path = "$WORK/lun1.img"; size = "64M"; write_back = true; serial = "vmtest-lun1"; }
+    );
+  } );
+CONF
+"$BUILD/duetd" -f -c "$WORK/duet.conf" --ctl-socket none >"$WORK/duetd.log" 2>&1 &
 DUETD_PID=$!
 for _ in $(seq 50); do
 	port_free "$PORT" || break
@@ -66,7 +77,7 @@ START=$(date +%s)
 timeout -k 5 "$TIMEOUT" "$QEMU" -machine q35 -accel "$ACCEL" -cpu "$CPU" -smp 2 -m 512 \
 	-nodefaults -display none -serial stdio -no-reboot \
 	-kernel "$VMDIR/vmlinuz" -initrd "$VMDIR/initrd.gz" \
-	-append "console=ttyS0 panic=-1 loglevel=4 duet.portal=10.0.2.2:$PORT duet.iqn=$IQN" \
+	-append "console=ttyS0 panic=-1 loglevel=4 duet.portal=10.0.2.2:$PORT duet.iqn=$IQN duet.luns=2" \
 	-netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
 	-object filter-dump,id=f0,netdev=n0,file="$WORK/guest.pcap" \
 	</dev/null >"$WORK/console.log" 2>&1
@@ -86,16 +97,17 @@ elif [[ "$RESULT" != "VMTEST RESULT PASS"* ]]; then
 fi
 
 # The guest's writes must be on the backing file.
-while read -r _ _ off len md5; do
+while read -r _ _ lun off len md5; do
+	LUN=$WORK/lun${lun#lun=}.img
 	off=${off#off=}
 	len=${len#len=}
 	md5=${md5#md5=}
 	got=$(dd if="$LUN" bs=1M iflag=skip_bytes,count_bytes skip="$off" count="$len" 2>/dev/null |
 		md5sum | cut -d' ' -f1)
 	if [ "$got" = "$md5" ]; then
-		echo "backing store: off=$off len=$len ok"
+		echo "backing store: ${lun} off=$off len=$len ok"
 	else
-		echo "FAIL: backing store off=$off len=$len: md5 $got, the guest wrote $md5"
+		echo "FAIL: backing store ${lun} off=$off len=$len: md5 $got, the guest wrote $md5"
 		STATUS=1
 	fi
 done < <(grep '^VMTEST CHECK ' "$WORK/console.txt")
