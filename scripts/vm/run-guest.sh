@@ -10,13 +10,15 @@
 #   scripts/vm/run-guest.sh        (make vmtest)
 # Env: BUILD (default build), VMDIR (default build/vm), TIMEOUT (seconds
 #      for the guest, default 600), LOG_LEVEL (duetd, default debug),
-#      KEEP=1 keeps the work directory, QEMU (qemu-system-x86_64 binary).
+#      KEEP=1 keeps the work directory, QEMU (qemu-system-x86_64 binary),
+#      FLAP (seconds the guest's link is pulled during writes; 0: no flap).
 # Exit: 0 pass, 1 fail, 77 skipped (no qemu, packages not available).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 VMDIR=${VMDIR:-build/vm} # shared by build and build-asan
 TIMEOUT=${TIMEOUT:-600}
+FLAP=${FLAP:-15}
 LOG_LEVEL=${LOG_LEVEL:-debug}
 QEMU=${QEMU:-qemu-system-x86_64}
 IQN=iqn.2026-11.org.example:vmtest.disk0
@@ -73,14 +75,39 @@ if [ -w /dev/kvm ] && [ "${VM_ACCEL:-}" != tcg ]; then
 	[ $? -eq 124 ] && ACCEL=kvm CPU=host
 fi
 echo "vm: booting the guest ($ACCEL), target 127.0.0.1:$PORT (10.0.2.2:$PORT in the guest), timeout ${TIMEOUT}s"
+MPORT=$((PORT + 1))
+while ! port_free "$MPORT"; do MPORT=$((MPORT + 1)); done
 START=$(date +%s)
 timeout -k 5 "$TIMEOUT" "$QEMU" -machine q35 -accel "$ACCEL" -cpu "$CPU" -smp 2 -m 512 \
 	-nodefaults -display none -serial stdio -no-reboot \
+	-monitor "tcp:127.0.0.1:$MPORT,server=on,wait=off" \
 	-kernel "$VMDIR/vmlinuz" -initrd "$VMDIR/initrd.gz" \
-	-append "console=ttyS0 panic=-1 loglevel=4 duet.portal=10.0.2.2:$PORT duet.iqn=$IQN duet.luns=2" \
+	-append "console=ttyS0 panic=-1 loglevel=4 duet.portal=10.0.2.2:$PORT duet.iqn=$IQN duet.luns=2 duet.flap=$FLAP" \
 	-netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
 	-object filter-dump,id=f0,netdev=n0,file="$WORK/guest.pcap" \
-	</dev/null >"$WORK/console.log" 2>&1
+	</dev/null >"$WORK/console.log" 2>&1 &
+QPID=$!
+# Link flap: when the guest says it is writing, pull its link for FLAP s.
+monitor() {
+	exec 3<>"/dev/tcp/127.0.0.1/$MPORT" || return 1
+	echo "$1" >&3
+	sleep 0.5
+	exec 3<&-
+}
+FLAPPED=0
+while kill -0 "$QPID" 2>/dev/null; do
+	if [ "$FLAP" -gt 0 ] && [ $FLAPPED -eq 0 ] && grep -q '^VMTEST FLAP READY' "$WORK/console.log"; then
+		FLAPPED=1
+		sleep 3
+		echo "vm: pulling the guest's link for ${FLAP}s (qemu set_link n0 off) during its writes"
+		monitor "set_link n0 off"
+		sleep "$FLAP"
+		monitor "set_link n0 on"
+		echo "vm: link restored"
+	fi
+	sleep 1
+done
+wait "$QPID"
 QRC=$?
 END=$(date +%s)
 tr -d '\r' <"$WORK/console.log" >"$WORK/console.txt"
