@@ -32,7 +32,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (ioctl(fd, BLKZEROOUT, range) < 0) {
-		fprintf(stderr, "BLKZEROOUT %s: %s\n", argv[1], strerror(errno));
+		fprintf(stderr, "BLKZEROOUT %s: %s\n", argv[1],
+			strerror(errno));
 		return 1;
 	}
 	return close(fd) ? 1 : 0;

@@ -5,7 +5,7 @@
 # initiator (open-iscsi iscsid/iscsiadm + iscsi_tcp, stock iscsid.conf),
 # writes known patterns with O_DIRECT in 1 MiB and 4 KiB blocks, reads them
 # back, logs out, prints one line "RESULT PASS|FAIL ..." and powers off.
-# Command line: duet.portal=HOST:PORT duet.iqn=IQN duet.luns=N [duet.flap=SECONDS]
+# Command line: duet.portal=HOST:PORT duet.iqn=IQN duet.luns=N [duet.flap=S] [duet.restart=S]
 # Lines for the host start with "VMTEST " (INFO/CHECK/STEP/FAIL/RESULT).
 
 /bin/busybox --install -s /bin
@@ -20,12 +20,14 @@ PORTAL=
 IQN=
 NLUNS=1
 FLAP=0
+RESTART=0
 for w in $(cat /proc/cmdline); do
 	case "$w" in
 	duet.portal=*) PORTAL=${w#duet.portal=} ;;
 	duet.iqn=*) IQN=${w#duet.iqn=} ;;
 	duet.luns=*) NLUNS=${w#duet.luns=} ;;
 	duet.flap=*) FLAP=${w#duet.flap=} ;;
+	duet.restart=*) RESTART=${w#duet.restart=} ;;
 	esac
 done
 
@@ -221,48 +223,56 @@ for d in /sys/block/sd*; do
 	test_disk
 done
 
-# Link flap (duet.flap=SECONDS): the host pulls the guest's link
-# (qemu set_link off) once it sees "VMTEST FLAP READY", for that long,
-# while a writer keeps writing 1 MiB and 4 KiB blocks with O_DIRECT. With
-# the stock iscsid.conf (NOP-Out 5+5 s, replacement_timeout 120 s) the
+# Disruptions while a writer keeps writing 1 MiB and 4 KiB blocks with
+# O_DIRECT (region 48-56 MiB and 56-56.5 MiB of LUN 0). The guest prints
+# "VMTEST <NAME> READY"; the host then, for SECONDS:
+#  - FLAP (duet.flap=SECONDS): pulls the guest's link (qemu set_link off);
+#  - RESTART (duet.restart=SECONDS): stops duetd (SIGTERM) and starts it again.
+# With the stock iscsid.conf (NOP-Out 5+5 s, replacement_timeout 120 s) the
 # kernel must recover the session and finish every write without an error.
-if [ "$FLAP" -gt 0 ]; then
+cp /tmp/big0 /tmp/flap
+disrupt() {
+	name=$1
+	secs=$2
 	DEV=$(basename "$(ls -d /sys/block/sd* | head -n 1)")
 	LUN=0
-	step "flap: writer starts on /dev/$DEV"
-	say "FLAP READY"
+	step "$name: writer starts on /dev/$DEV"
+	say "$name READY"
 	t=$(cut -d' ' -f1 /proc/uptime)
-	end=$(awk "BEGIN{print int($t + $FLAP + 25)}")
+	end=$(awk "BEGIN{print int($t + $secs + 20)}")
 	i=0
-	cp /tmp/big0 /tmp/flap
 	while [ "$(cut -d' ' -f1 /proc/uptime | cut -d. -f1)" -lt "$end" ] || [ $i -lt 8 ]; do
 		k=$((i % 8))
 		s=$(cut -d' ' -f1 /proc/uptime)
-		dd if=/tmp/big0 of=/tmp/chunk bs=4k skip=$(((i * 7) % 4096)) count=256 2>/dev/null
+		dd if=/tmp/big0 of=/tmp/chunk bs=4k skip=$(((i * 7 + secs) % 4096)) count=256 2>/dev/null
 		dd if=/tmp/chunk of=/tmp/flap bs=1M seek=$k count=1 conv=notrunc 2>/dev/null
 		dd if=/tmp/chunk of="/dev/$DEV" bs=1M seek=$((48 + k)) count=1 oflag=direct 2>/tmp/dd.err ||
-			fail "flap: 1 MiB write $i: $(tail -n 1 /tmp/dd.err)"
+			fail "$name: 1 MiB write $i: $(tail -n 1 /tmp/dd.err)"
 		dd if=/tmp/chunk of="/dev/$DEV" bs=4k seek=$((56 * 256 + k * 16)) count=16 oflag=direct 2>/tmp/dd.err ||
-			fail "flap: 4 KiB writes $i: $(tail -n 1 /tmp/dd.err)"
+			fail "$name: 4 KiB writes $i: $(tail -n 1 /tmp/dd.err)"
 		dt=$(elapsed "$s")
-		awk "BEGIN{exit !($dt > 2)}" && say "INFO flap: write $i took ${dt}s"
+		awk "BEGIN{exit !($dt > 2)}" && say "INFO $name: write round $i took ${dt}s"
 		i=$((i + 1))
 		sleep 0.5
 	done
-	step "flap: $i rounds written; reading back"
+	step "$name: $i rounds written; reading back"
 	MD5_FLAP=$(head -c $((8 * MB)) /tmp/flap | md5sum | cut -d' ' -f1)
-	rd flap-1M $((8 * MB)) 1048576 $((48 * MB)) "$MD5_FLAP"
-	say "CHECK lun=0 off=$((48 * MB)) len=$((8 * MB)) md5=$MD5_FLAP"
+	rd $name-1M $((8 * MB)) 1048576 $((48 * MB)) "$MD5_FLAP"
 	for k in 0 1 2 3 4 5 6 7; do
 		dd if=/tmp/flap bs=4k skip=$((k * 256)) count=16 2>/dev/null
 	done >/tmp/flap4k
 	got=$(for k in 0 1 2 3 4 5 6 7; do
 		dd if="/dev/$DEV" bs=4k skip=$((56 * 256 + k * 16)) count=16 iflag=direct 2>/dev/null
 	done | md5sum | cut -d' ' -f1)
-	[ "$got" = "$(md5sum </tmp/flap4k | cut -d' ' -f1)" ] && say "INFO flap: 4 KiB blocks read back ok" ||
-		fail "flap: 4 KiB blocks read back differ"
-	dmesg | grep -iE 'connection.*error|detected conn error|session recovery|timed out|reset' |
-		sed 's/^/VMTEST INFO flap dmesg: /' | tail -n 12
+	[ "$got" = "$(md5sum </tmp/flap4k | cut -d' ' -f1)" ] && say "INFO $name: 4 KiB blocks read back ok" ||
+		fail "$name: 4 KiB blocks read back differ"
+	dmesg | grep -iE 'conn.*error|session recovery|timed out|reset|ping timeout' |
+		sed "s/^/VMTEST INFO $name dmesg: /" | tail -n 6
+}
+[ "$FLAP" -gt 0 ] && disrupt FLAP "$FLAP"
+[ "$RESTART" -gt 0 ] && disrupt RESTART "$RESTART"
+if [ "$FLAP" -gt 0 ] || [ "$RESTART" -gt 0 ]; then
+	say "CHECK lun=0 off=$((48 * MB)) len=$((8 * MB)) md5=$MD5_FLAP"
 fi
 
 step "logout"

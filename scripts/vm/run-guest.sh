@@ -11,7 +11,8 @@
 # Env: BUILD (default build), VMDIR (default build/vm), TIMEOUT (seconds
 #      for the guest, default 600), LOG_LEVEL (duetd, default debug),
 #      KEEP=1 keeps the work directory, QEMU (qemu-system-x86_64 binary),
-#      FLAP (seconds the guest's link is pulled during writes; 0: no flap).
+#      FLAP (seconds the guest's link is pulled during writes; 0: no flap),
+#      RESTART (seconds duetd stays stopped during writes; 0: no restart).
 # Exit: 0 pass, 1 fail, 77 skipped (no qemu, packages not available).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
@@ -19,6 +20,7 @@ BUILD=${BUILD:-build}
 VMDIR=${VMDIR:-build/vm} # shared by build and build-asan
 TIMEOUT=${TIMEOUT:-600}
 FLAP=${FLAP:-15}
+RESTART=${RESTART:-5}
 LOG_LEVEL=${LOG_LEVEL:-debug}
 QEMU=${QEMU:-qemu-system-x86_64}
 IQN=iqn.2026-11.org.example:vmtest.disk0
@@ -57,8 +59,11 @@ targets = (
     );
   } );
 CONF
-"$BUILD/duetd" -f -c "$WORK/duet.conf" --ctl-socket none >"$WORK/duetd.log" 2>&1 &
-DUETD_PID=$!
+start_duetd() {
+	"$BUILD/duetd" -f -c "$WORK/duet.conf" --ctl-socket none >>"$WORK/duetd.log" 2>&1 &
+	DUETD_PID=$!
+}
+start_duetd
 for _ in $(seq 50); do
 	port_free "$PORT" || break
 	sleep 0.1
@@ -82,7 +87,7 @@ timeout -k 5 "$TIMEOUT" "$QEMU" -machine q35 -accel "$ACCEL" -cpu "$CPU" -smp 2 
 	-nodefaults -display none -serial stdio -no-reboot \
 	-monitor "tcp:127.0.0.1:$MPORT,server=on,wait=off" \
 	-kernel "$VMDIR/vmlinuz" -initrd "$VMDIR/initrd.gz" \
-	-append "console=ttyS0 panic=-1 loglevel=4 duet.portal=10.0.2.2:$PORT duet.iqn=$IQN duet.luns=2 duet.flap=$FLAP" \
+	-append "console=ttyS0 panic=-1 loglevel=4 duet.portal=10.0.2.2:$PORT duet.iqn=$IQN duet.luns=2 duet.flap=$FLAP duet.restart=$RESTART" \
 	-netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
 	-object filter-dump,id=f0,netdev=n0,file="$WORK/guest.pcap" \
 	</dev/null >"$WORK/console.log" 2>&1 &
@@ -95,6 +100,7 @@ monitor() {
 	exec 3<&-
 }
 FLAPPED=0
+RESTARTED=0
 while kill -0 "$QPID" 2>/dev/null; do
 	if [ "$FLAP" -gt 0 ] && [ $FLAPPED -eq 0 ] && grep -q '^VMTEST FLAP READY' "$WORK/console.log"; then
 		FLAPPED=1
@@ -104,6 +110,18 @@ while kill -0 "$QPID" 2>/dev/null; do
 		sleep "$FLAP"
 		monitor "set_link n0 on"
 		echo "vm: link restored"
+	fi
+	if [ "$RESTART" -gt 0 ] && [ $RESTARTED -eq 0 ] && grep -q '^VMTEST RESTART READY' "$WORK/console.log"; then
+		RESTARTED=1
+		sleep 3
+		echo "vm: stopping duetd (SIGTERM) for ${RESTART}s during the guest's writes"
+		kill -TERM "$DUETD_PID"
+		wait "$DUETD_PID"
+		rc=$?
+		[ $rc -eq 0 ] || { echo "FAIL: duetd exited with status $rc on SIGTERM"; DUETD_RC=$rc; }
+		sleep "$RESTART"
+		start_duetd
+		echo "vm: duetd started again"
 	fi
 	sleep 1
 done
@@ -115,6 +133,7 @@ grep '^VMTEST ' "$WORK/console.txt" | grep -v '^VMTEST DMESG'
 
 RESULT=$(grep '^VMTEST RESULT ' "$WORK/console.txt" | tail -n 1)
 STATUS=0
+[ "${DUETD_RC:-0}" -eq 0 ] || STATUS=1
 if [ -z "$RESULT" ]; then
 	[ $QRC -eq 124 ] && echo "FAIL: the guest timed out after ${TIMEOUT}s" ||
 		echo "FAIL: the guest ended without a RESULT line (qemu exit $QRC)"
