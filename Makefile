@@ -28,7 +28,7 @@ INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 INTEG_COMMON := $(wildcard tests/integration/common.c)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps check unit integration conformance run asan fuzz fuzz-short \
+.PHONY: all deps check unit integration conformance vmtest run asan fuzz fuzz-short \
 	install clean format bench demo tests
 
 all: $(BUILD)/duetd $(BUILD)/duetctl
@@ -86,6 +86,11 @@ integration: all $(INTEG_BIN)
 conformance: all
 	@BUILD=$(BUILD) bash scripts/run-tests.sh conformance
 
+# The Linux kernel initiator (open-iscsi + iscsi_tcp) in a qemu guest against
+# build/duetd; needs qemu-system-x86 and Debian's archive (scripts/vm/).
+vmtest: all
+	@BUILD=$(BUILD) bash scripts/vm/run-guest.sh
+
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
@@ -140,4 +145,4 @@ format:
 clean:
 	rm -rf build build-asan
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path $(BUILD)/vm -prune -o -type f -name '*.d' -print 2>/dev/null)

@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(build-essential pkg-config clang libclang-rt-14-dev libevent-dev
       libconfig-dev libcmocka-dev liburing-dev libisal-dev libssl-dev
       libiscsi-dev libiscsi-bin iproute2 qemu-utils qemu-block-extra tgt
-      procps psmisc)
+      procps psmisc qemu-system-x86)
 
 missing=()
 for p in "${PKGS[@]}"; do

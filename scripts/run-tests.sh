@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # Run duet's tests and print one summary line: "N passed, N failed, N skipped".
-#   scripts/run-tests.sh unit|integration|conformance|fuzz|all
+#   scripts/run-tests.sh unit|integration|conformance|vm|fuzz|all
 # Env: BUILD (build or build-asan), FUZZ_SECONDS (per fuzzer),
-#      UNIT_TIMEOUT, INTEG_TIMEOUT (seconds per binary).
+#      UNIT_TIMEOUT, INTEG_TIMEOUT (seconds per binary), VMTEST=0 (skip the
+#      kernel-initiator VM test), VM_TIMEOUT (its guest timeout, seconds).
 set -uo pipefail
 
 MODE=${1:-all}
@@ -134,19 +135,48 @@ run_fuzz() {
 	[ $found -eq 1 ] || echo "(no fuzzers)"
 }
 
+# The kernel-initiator test (scripts/vm/run-guest.sh): a Linux guest under
+# qemu logs in with open-iscsi + iscsi_tcp and checks O_DIRECT I/O. Counted
+# as one test; skipped (with the reason) without qemu-system-x86_64 or when
+# the guest packages cannot be downloaded; VMTEST=0 skips it on purpose.
+run_vmtest() {
+	local out="$LOGDIR/vmtest.log" rc
+	echo "== kernel initiator in a VM (scripts/vm/run-guest.sh)"
+	if [ "${VMTEST:-1}" = 0 ]; then
+		echo "   SKIP: VMTEST=0"
+		SKIP=$((SKIP + 1))
+		return
+	fi
+	BUILD="$BUILD" TIMEOUT="${VM_TIMEOUT:-600}" bash scripts/vm/run-guest.sh >"$out" 2>&1
+	rc=$?
+	case $rc in
+	0)
+		PASS=$((PASS + 1))
+		grep -E '^vm: VMTEST RESULT' "$out" | sed 's/^/   /' ;;
+	77)
+		SKIP=$((SKIP + 1))
+		grep -E '^SKIP' "$out" | sed 's/^/   /' ;;
+	*)
+		note_fail "vmtest: kernel initiator test failed (exit $rc)"
+		tail -n 120 "$out" ;;
+	esac
+}
+
 case "$MODE" in
 unit) run_dir "$BUILD/tests/unit" "$UNIT_TIMEOUT" ;;
 integration) run_dir "$BUILD/tests/integration" "$INTEG_TIMEOUT" ;;
 conformance) run_conformance ;;
 fuzz) run_fuzz ;;
+vm) run_vmtest ;;
 all)
 	run_dir "$BUILD/tests/unit" "$UNIT_TIMEOUT"
 	run_dir "$BUILD/tests/integration" "$INTEG_TIMEOUT"
 	run_conformance
+	run_vmtest
 	run_fuzz
 	;;
 *)
-	echo "usage: $0 unit|integration|conformance|fuzz|all" >&2
+	echo "usage: $0 unit|integration|conformance|vm|fuzz|all" >&2
 	exit 2
 	;;
 esac
