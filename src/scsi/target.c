@@ -370,6 +370,12 @@ static bool precheck(struct scsi_cmd *c)
 			       SCSI_ASC_INVALID_FIELD_IN_CDB);
 		return true;
 	}
+	/* A medium write to a read-only LU gets DATA PROTECT (in cmd_exec,
+	 * after any unit attention) whatever else its CDB asks, e.g. WRITE
+	 * SAME with UNMAP, which we would otherwise reject as an invalid
+	 * field: the initiator learns the real reason. */
+	if ((c->op->flags & SCSI_OPF_WRITE) && c->lu && c->lu->readonly)
+		return false;
 	return scsi_op_check_cdb(c) != 0;
 }
 
@@ -473,8 +479,13 @@ static void abort_lu(struct scsi_lu *lu, struct scsi_tmf *tmf,
 		abort_cmd(v[k], tmf);
 	}
 	free(v);
-	if (ua_others && ua_others != SCSI_ASC_COMMANDS_CLEARED_BY_ANOTHER)
-		scsi_lu_ua_others(lu, itn, ua_others);
+	/* A reset (SAM-5 6.3: logical unit reset, hard reset) sets its unit
+	 * attention for every I_T nexus, the issuer's included, and puts
+	 * the mode parameters back to their defaults (SPC-4). */
+	if (ua_others && ua_others != SCSI_ASC_COMMANDS_CLEARED_BY_ANOTHER) {
+		scsi_lu_ua_others(lu, NULL, ua_others);
+		scsi_lu_mode_defaults(lu);
+	}
 	lu->kicking = false;
 	if (lu->n_waiting)
 		lu_kick(lu);
