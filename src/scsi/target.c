@@ -370,12 +370,6 @@ static bool precheck(struct scsi_cmd *c)
 			       SCSI_ASC_INVALID_FIELD_IN_CDB);
 		return true;
 	}
-	/* A medium write to a read-only LU gets DATA PROTECT (in cmd_exec,
-	 * after any unit attention) whatever else its CDB asks, e.g. WRITE
-	 * SAME with UNMAP, which we would otherwise reject as an invalid
-	 * field: the initiator learns the real reason. */
-	if ((c->op->flags & SCSI_OPF_WRITE) && c->lu && c->lu->readonly)
-		return false;
 	return scsi_op_check_cdb(c) != 0;
 }
 

@@ -254,6 +254,13 @@ static void test_readonly_write_same_unmap(void **state)
 	run_task(ro, t);
 	assert_sense(&t->t, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED);
 	tt_free(t);
+	/* other invalid fields stay invalid fields (WRPROTECT != 0) */
+	ws10[1] = 0x20;
+	t = tt_new(&test_itn_a, 0, ws10, 10, SCSI_DIR_NONE, 0, 0);
+	run_task(ro, t);
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
+		     SCSI_ASC_INVALID_FIELD_IN_CDB);
+	tt_free(t);
 	scsi_target_free(ro);
 	/* on a writable LU the UNMAP bit is still an invalid field */
 	t = tt_new(&test_itn_a, 0, bad, 10, SCSI_DIR_NONE, 0, 0);
