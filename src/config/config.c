@@ -417,8 +417,8 @@ static void parse_lun_block_size(struct cfg_errs *e, const config_setting_t *g,
 	if (!s || !get_int(e, g, "block_size", 512, 4096, &v))
 		return;
 	if (v != 512 && v != 4096) {
-		cfg_error(e, sline(s), "block_size must be 512 or 4096, not %lld",
-			  v);
+		cfg_error(e, sline(s),
+			  "block_size must be 512 or 4096, not %lld", v);
 		return;
 	}
 	l->block_size = (uint32_t)v;
@@ -450,10 +450,9 @@ static char *lun_path(struct cfg_errs *e, const char *path)
 static void parse_lun(struct cfg_errs *e, const config_setting_t *g, int index,
 		      struct cfg_lun *l)
 {
-	static const char *const keys[] = {"id",       "path",	     "size",
-					   "readonly", "write_back", "serial",
-					   "vendor",   "product",    "block_size",
-					   NULL};
+	static const char *const keys[] = {
+		"id",	  "path",   "size",    "readonly",   "write_back",
+		"serial", "vendor", "product", "block_size", NULL};
 	long long id;
 	const char *path;
 

@@ -413,7 +413,8 @@ static void test_lun_block_size(void **state)
 		     "  { path = \"/tmp/b0.img\"; size = \"1M\"; },\n"
 		     "  { path = \"/tmp/b1.img\"; size = \"1M\"; "
 		     "block_size = 4096; },\n"
-		     "  { path = \"/tmp/b2.img\"; block_size = 512; } ); } );\n",
+		     "  { path = \"/tmp/b2.img\"; block_size = 512; } ); } "
+		     ");\n",
 		     &cfg),
 		0);
 	assert_int_equal(cfg.targets[0].luns[0].block_size, 512);
@@ -428,7 +429,8 @@ static void test_lun_block_size(void **state)
 		     "  { path = \"/tmp/b1.img\"; size = 5120; "
 		     "block_size = 4096; },\n"
 		     "  { path = \"/tmp/b2.img\"; block_size = \"4K\"; },\n"
-		     "  { path = \"/tmp/b3.img\"; block_size = 8192; } ); } );\n",
+		     "  { path = \"/tmp/b3.img\"; block_size = 8192; } ); } "
+		     ");\n",
 		     &cfg),
 		-EINVAL);
 	expect_err(4, "block_size must be 512 or 4096, not 1024");

@@ -620,24 +620,15 @@ static void test_bounce_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_rw_all_forms),
-		T(test_rw6_zero_means_256),
-		T(test_zero_length),
-		T(test_boundaries),
-		T(test_max_transfer),
-		T(test_read_residuals),
-		T(test_write_short_data),
-		T(test_write_data_missing),
-		T(test_direction_mismatch),
-		T(test_protect_and_flags),
-		T(test_readonly),
-		T(test_read_capacity),
-		T(test_block_size_4096),
-		T(test_verify),
-		T(test_sync_cache),
-		T(test_write_same),
-		T(test_bounce_bounded),
-		T(test_io_error),
+		T(test_rw_all_forms),	    T(test_rw6_zero_means_256),
+		T(test_zero_length),	    T(test_boundaries),
+		T(test_max_transfer),	    T(test_read_residuals),
+		T(test_write_short_data),   T(test_write_data_missing),
+		T(test_direction_mismatch), T(test_protect_and_flags),
+		T(test_readonly),	    T(test_read_capacity),
+		T(test_block_size_4096),    T(test_verify),
+		T(test_sync_cache),	    T(test_write_same),
+		T(test_bounce_bounded),	    T(test_io_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

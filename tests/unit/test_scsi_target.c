@@ -237,11 +237,10 @@ static void test_reset_restores_mode_pages(void **state)
 static void test_readonly_write_same_unmap(void **state)
 {
 	struct scsi_target *ro = test_target(true);
-	uint8_t ws10[10] = {SCSI_OP_WRITE_SAME_10, 0x08, 0, 0, 0, 0,
-			    0, 0, 1, 0};
+	uint8_t ws10[10] = {
+		SCSI_OP_WRITE_SAME_10, 0x08, 0, 0, 0, 0, 0, 0, 1, 0};
 	uint8_t ws16[16] = {SCSI_OP_WRITE_SAME_16, 0x08};
-	uint8_t bad[10] = {SCSI_OP_WRITE_SAME_10, 0x08, 0, 0, 0, 0,
-			   0, 0, 1, 0};
+	uint8_t bad[10] = {SCSI_OP_WRITE_SAME_10, 0x08, 0, 0, 0, 0, 0, 0, 1, 0};
 	struct test_task *t;
 
 	ws16[13] = 1;
