@@ -126,6 +126,12 @@ static void tmf_done_cb(struct scsi_tmf *tmf)
 			 iscsi_conn_name(c), tmf->fn, tmf->result);
 		tmf_respond(c, r->itt, (uint8_t)tmf->result, r->cold);
 		if (r->cold) {
+			/* no more input: like every close-after-response
+			 * path (else the receive loop spins on a header it
+			 * may no longer act on) */
+			c->rx_stopped = true;
+			if (c->ev_read)
+				event_del(c->ev_read);
 			c->closing_after_tx = true;
 			c->t_close = time(NULL);
 		}
