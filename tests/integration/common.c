@@ -960,6 +960,18 @@ static int send_data_out(struct raw_conn *c, const uint8_t *wbuf,
 	return 0;
 }
 
+void raw_scsi_bhs(struct raw_conn *c, uint8_t b[48], const uint8_t cdb[16],
+		  uint32_t itt, uint32_t edtl, bool rd, bool wr, uint32_t dlen)
+{
+	scsi_bhs(c, b, cdb, itt, edtl, rd, wr, dlen);
+}
+
+int raw_data_out(struct raw_conn *c, const void *wbuf,
+		 const struct raw_pdu *r2t, uint32_t itt)
+{
+	return send_data_out(c, wbuf, r2t, itt);
+}
+
 int raw_scsi(struct raw_conn *c, const uint8_t cdb[16], const void *wbuf,
 	     uint32_t wlen, uint32_t imm, void *rbuf, uint32_t rlen)
 {
