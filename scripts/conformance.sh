@@ -1,15 +1,26 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# libiscsi's iscsi-test-cu (-d: destructive tests allowed) against a fresh
-# duetd with a 1 GiB sparse LUN 0 and a 64 MiB LUN 1.
+# libiscsi's iscsi-test-cu (-d: destructive tests allowed) against one
+# fresh duetd serving one target with four LUNs (-S, SANITIZE, is left
+# out: duetd does not implement it and Sanitize.Readonly wants SWP):
+#   LUN 0  1 GiB sparse, 512-byte blocks   pass "main": ALL, with a second
+#          URL to the same LUN so the MultipathIO tests run (two sessions,
+#          two I_T nexuses)
+#   LUN 1  64 MiB                           (spare, for manual runs)
+#   LUN 2  64 MiB, readonly = true          pass "ro": ALL.ReadOnly (the
+#          write-protect tests that skip on a writable LUN)
+#   LUN 3  1 GiB, block_size = 4096         pass "4k": ALL
 #
 # Fails if a test not listed in tests/conformance/known-failures.txt fails
-# (or the run times out, or duetd crashes / does not exit 0 on SIGTERM).
-# Listed tests that now pass are reported so the list can shrink.
+# (or a run times out, or duetd crashes / does not exit 0 on SIGTERM).
+# Known-failure names are "Suite.Test" for the main pass and
+# "PASS:Suite.Test" (ro:, 4k:) for the others. Listed tests that now pass
+# are reported so the list can shrink.
 # Last line: "N passed, N failed, N skipped" (failed = unexpected failures).
 #
-# Env: BUILD (build), CONFORMANCE_TESTS (ALL; iscsi-test-cu -t pattern),
-#      CONFORMANCE_TIMEOUT (seconds, 900), KEEP=1 keeps the temp dir.
+# Env: BUILD (build), CONFORMANCE_TESTS (ALL; iscsi-test-cu -t pattern of
+#      the main pass), CONFORMANCE_PASSES ("main ro 4k"),
+#      CONFORMANCE_TIMEOUT (seconds per pass, 900), KEEP=1 keeps the temp dir.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,9 +60,18 @@ for _ in $(seq 1 100); do
 done
 [ -n "$PORT" ] || { echo "conformance: no free port"; summary 0 1 0; exit 1; }
 
-"$DUETD" -f --portal "127.0.0.1:$PORT" --target "$IQN" \
-	--lun "$TMP/lun0.img:1G" --lun "$TMP/lun1.img:64M" \
-	--ctl-socket "$TMP/ctl.sock" >"$TMP/duetd.log" 2>&1 &
+truncate -s 64M "$TMP/lun2.img"
+cat >"$TMP/duet.conf" <<EOF
+portals = ( "127.0.0.1:$PORT" );
+targets = ( { name = "$IQN";
+  luns = ( { id = 0; path = "lun0.img"; size = "1G"; },
+           { id = 1; path = "lun1.img"; size = "64M"; },
+           { id = 2; path = "lun2.img"; readonly = true; },
+           { id = 3; path = "lun3.img"; size = "1G"; block_size = 4096; } );
+} );
+EOF
+"$DUETD" -f -c "$TMP/duet.conf" --ctl-socket "$TMP/ctl.sock" \
+	>"$TMP/duetd.log" 2>&1 &
 PID=$!
 ready=0
 for _ in $(seq 1 200); do
@@ -72,16 +92,44 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 
-URL="iscsi://127.0.0.1:$PORT/$IQN/${CONFORMANCE_LUN:-0}"
-echo "conformance: iscsi-test-cu -d -v --test=$TESTS $URL (limit ${TMO}s)"
-start=$(date +%s)
-( cd "$TMP" && timeout -k 10 "$TMO" iscsi-test-cu -d -v --test="$TESTS" \
-	"$URL" ) >"$TMP/cu.txt" 2>&1
-cu_rc=$?
-echo "conformance: iscsi-test-cu exited $cu_rc after $(( $(date +%s) - start ))s"
-cp "$TMP/cu.txt" "$BUILD/conformance.log" 2>/dev/null || true
+# run_pass NAME TESTS LUN [multipath]: one iscsi-test-cu run; its results
+# go to $TMP/results.txt as "RESULT [NAME:]Suite.Test".
+BASE="iscsi://127.0.0.1:$PORT/$IQN"
+: >"$TMP/results.txt"
+: >"$BUILD/conformance.log" 2>/dev/null
+cu_bad=()
+run_pass() {
+	local name=$1 tests=$2 lun=$3 mp=${4:-} prefix='' start rc
+	local urls=("$BASE/$lun")
+	[ "$name" = main ] || prefix="$name:"
+	[ -n "$mp" ] && urls+=("$BASE/$lun")
+	echo "conformance: [$name] iscsi-test-cu -d -v --test=$tests ${urls[*]}" \
+		"(limit ${TMO}s)"
+	start=$(date +%s)
+	( cd "$TMP" && timeout -k 10 "$TMO" iscsi-test-cu -d -v \
+		--test="$tests" "${urls[@]}" ) >"$TMP/cu-$name.txt" 2>&1
+	rc=$?
+	echo "conformance: [$name] exited $rc after $(( $(date +%s) - start ))s"
+	{ echo "==== pass $name: --test=$tests ${urls[*]}"
+	  cat "$TMP/cu-$name.txt"; } >>"$BUILD/conformance.log" 2>/dev/null
+	awk -f scripts/cu-parse.awk "$TMP/cu-$name.txt" |
+		awk -v p="$prefix" '{ print $1, p $2 }' >>"$TMP/results.txt"
+	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+		cu_bad+=("[$name] iscsi-test-cu timed out after ${TMO}s")
+	elif ! grep -q "^Run Summary:" "$TMP/cu-$name.txt"; then
+		cu_bad+=("[$name] iscsi-test-cu did not finish (exit $rc)")
+		tail -n 20 "$TMP/cu-$name.txt"
+	fi
+}
 
-awk -f scripts/cu-parse.awk "$TMP/cu.txt" >"$TMP/results.txt"
+for pass in ${CONFORMANCE_PASSES:-main ro 4k}; do
+	case $pass in
+	main) run_pass main "$TESTS" "${CONFORMANCE_LUN:-0}" multipath ;;
+	ro) run_pass ro ALL.ReadOnly 2 ;;
+	4k) run_pass 4k ALL 3 ;;
+	*) cu_bad+=("unknown pass '$pass' in CONFORMANCE_PASSES") ;;
+	esac
+done
 
 # known failures: "Suite.Test  reason"; '#' comments; names may be globs
 declare -A known=()
@@ -116,27 +164,25 @@ while read -r res name; do
 			fail=$((fail + 1))
 			echo "UNEXPECTED FAILURE: $name"
 			# the failure messages of this test
+			pfile=$TMP/cu-main.txt
+			case $name in *:*) pfile=$TMP/cu-${name%%:*}.txt ;; esac
 			awk -v t="${name#*.}" '
 				$0 ~ "^  Test: " t " " { on = 1; print; next }
 				on && /^  Test: |^Suite: / { exit }
-				on { print }' "$TMP/cu.txt" | head -n 12 | sed 's/^/    /'
+				on { print }' "$pfile" | head -n 12 | sed 's/^/    /'
 		fi ;;
 	esac
 done <"$TMP/results.txt"
 
-if [ $cu_rc -eq 124 ] || [ $cu_rc -eq 137 ]; then
-	echo "UNEXPECTED FAILURE: iscsi-test-cu timed out after ${TMO}s"
+for m in "${cu_bad[@]}"; do
+	echo "UNEXPECTED FAILURE: $m"
 	fail=$((fail + 1))
-fi
-if ! grep -q "^Run Summary:" "$TMP/cu.txt"; then
-	echo "UNEXPECTED FAILURE: iscsi-test-cu did not finish (exit $cu_rc)"
-	tail -n 20 "$TMP/cu.txt"
-	fail=$((fail + 1))
-fi
+done
 notrun=0
 if [ "$TESTS" = ALL ]; then
 	total=$(iscsi-test-cu -l 2>/dev/null | grep -c '^ALL\.[^.]*\.')
-	notrun=$((total - pass - skip - fail - kfail))
+	ran=$(grep -c '^[a-z]* [^:]*$' "$TMP/results.txt")
+	notrun=$((total - ran))
 	[ $notrun -lt 0 ] && notrun=0
 fi
 

@@ -27,6 +27,7 @@ struct cfg_lun {
 	uint64_t size;      /* bytes; 0 = existing size */
 	bool readonly;
 	bool write_back;    /* default false: write-through */
+	uint32_t block_size; /* logical block: 512 or 4096; 0 = 512 */
 	char *serial;       /* unit serial (VPD 80); NULL = derived */
 	char *vendor;       /* NULL = "DUET" */
 	char *product;      /* NULL = "VIRTUAL-DISK" */

@@ -79,6 +79,8 @@ struct iscsi_neg {
 	uint64_t seen;	     /* bit per key table entry: already negotiated */
 	struct iscsi_params params;
 	uint32_t protocol_level; /* iSCSIProtocolLevel result */
+	uint64_t offered;	 /* bit per key: we offered it, no answer yet */
+	bool offers_made;	 /* iscsi_neg_offer() ran */
 };
 
 /* RFC 7143 defaults (what holds for a key nobody negotiates). */
@@ -96,6 +98,21 @@ int iscsi_neg_process(struct iscsi_neg *n, enum iscsi_neg_phase phase,
 		      const struct iscsi_kvlist *in, struct iscsi_textbuf *out);
 /* Declare our MaxRecvDataSegmentLength if not done yet. */
 int iscsi_neg_declare(struct iscsi_neg *n, struct iscsi_textbuf *out);
+/*
+ * Target-initiated offers (RFC 7143 6.2): for a normal session's leading
+ * connection, offer the keys the initiator has not negotiated when our
+ * configuration differs from the RFC default (InitialR2T, ImmediateData,
+ * MaxBurstLength, FirstBurstLength, MaxOutstandingR2T). Runs once.
+ * Returns how many keys were offered (the login then answers with T=0 and
+ * waits for the initiator's response), or -ENOSPC / -ENOMEM. The answers
+ * arrive through iscsi_neg_process(): a valid result is stored, a Reject /
+ * NotUnderstood / Irrelevant keeps the RFC default, a value the result
+ * function cannot produce is -EBADMSG.
+ */
+int iscsi_neg_offer(struct iscsi_neg *n, struct iscsi_textbuf *out);
+/* Offers still unanswered: give them up (the RFC defaults stay). Returns
+ * the bit set that was pending (0: none). */
+uint64_t iscsi_neg_drop_offers(struct iscsi_neg *n);
 /* Final consistency (FirstBurstLength <= MaxBurstLength, ...). */
 void iscsi_neg_finish(struct iscsi_neg *n);
 /* True for the keys the login layer handles itself. */

@@ -406,6 +406,28 @@ static void parse_lun_size(struct cfg_errs *e, const config_setting_t *g,
 		l->size = v;
 }
 
+/* block_size = 512 | 4096; the size must be a whole number of blocks. */
+static void parse_lun_block_size(struct cfg_errs *e, const config_setting_t *g,
+				 struct cfg_lun *l)
+{
+	const config_setting_t *s = config_setting_get_member(g, "block_size");
+	long long v;
+
+	l->block_size = 512;
+	if (!s || !get_int(e, g, "block_size", 512, 4096, &v))
+		return;
+	if (v != 512 && v != 4096) {
+		cfg_error(e, sline(s),
+			  "block_size must be 512 or 4096, not %lld", v);
+		return;
+	}
+	l->block_size = (uint32_t)v;
+	if (l->size % l->block_size)
+		cfg_error(e, sline(s),
+			  "size %" PRIu64 " is not a multiple of block_size %u",
+			  l->size, l->block_size);
+}
+
 /* Relative LUN paths are relative to the config file's directory. */
 static char *lun_path(struct cfg_errs *e, const char *path)
 {
@@ -428,9 +450,9 @@ static char *lun_path(struct cfg_errs *e, const char *path)
 static void parse_lun(struct cfg_errs *e, const config_setting_t *g, int index,
 		      struct cfg_lun *l)
 {
-	static const char *const keys[] = {"id",       "path",	     "size",
-					   "readonly", "write_back", "serial",
-					   "vendor",   "product",    NULL};
+	static const char *const keys[] = {
+		"id",	  "path",   "size",    "readonly",   "write_back",
+		"serial", "vendor", "product", "block_size", NULL};
 	long long id;
 	const char *path;
 
@@ -450,6 +472,7 @@ static void parse_lun(struct cfg_errs *e, const config_setting_t *g, int index,
 	parse_lun_size(e, g, l);
 	get_bool(e, g, "readonly", &l->readonly);
 	get_bool(e, g, "write_back", &l->write_back);
+	parse_lun_block_size(e, g, l);
 	l->serial = dup_or_die(get_str(e, g, "serial", CFG_SERIAL_MAX));
 	l->vendor = dup_or_die(get_str(e, g, "vendor", 8));
 	l->product = dup_or_die(get_str(e, g, "product", 16));

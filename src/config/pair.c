@@ -454,8 +454,11 @@ static void put_target(FILE *f, const struct cfg_target *t)
 	for (size_t i = 0; i < t->n_luns; i++) {
 		const struct cfg_lun *l = &t->luns[i];
 
-		fprintf(f, "lun=%" PRIu32 " size=%" PRIu64 " ro=%d wb=%d\n",
-			l->id, l->size, l->readonly, l->write_back);
+		fprintf(f,
+			"lun=%" PRIu32 " size=%" PRIu64 " bs=%" PRIu32
+			" ro=%d wb=%d\n",
+			l->id, l->size, l->block_size, l->readonly,
+			l->write_back);
 		put_s(f, "path", l->path);
 		put_s(f, "serial", l->serial);
 		put_s(f, "vendor", l->vendor);

@@ -211,7 +211,8 @@ static void conn_log_login(struct iscsi_conn *c)
 
 	snprintf(c->name, sizeof(c->name), "conn %u %s TSIH %u (%s)", c->id,
 		 s->itn.initiator_name, s->tsih, c->peer_name);
-	log_info("%s: login: %s session, ISID %02x%02x%02x%02x%02x%02x, "
+	log_info("%s: login accepted: %s session, ISID "
+		 "%02x%02x%02x%02x%02x%02x, "
 		 "target %s, portal %s:%u, HeaderDigest=%s DataDigest=%s "
 		 "MaxRecvDSL=%u MaxXmitDSL=%u MaxBurst=%u FirstBurst=%u "
 		 "ImmediateData=%s InitialR2T=%s MaxOutstandingR2T=%u",

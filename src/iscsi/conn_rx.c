@@ -269,7 +269,7 @@ static void rx_state_done(struct iscsi_conn *c)
 static bool rx_active(const struct iscsi_conn *c)
 {
 	return c->state != CONN_CLOSED && c->state != CONN_LOGIN_WAIT &&
-	       !c->rx_stopped;
+	       !c->rx_stopped && !c->closing_after_tx;
 }
 
 /* Push bytes through the state machine. Returns the number consumed

@@ -126,6 +126,12 @@ static void tmf_done_cb(struct scsi_tmf *tmf)
 			 iscsi_conn_name(c), tmf->fn, tmf->result);
 		tmf_respond(c, r->itt, (uint8_t)tmf->result, r->cold);
 		if (r->cold) {
+			/* no more input: like every close-after-response
+			 * path (else the receive loop spins on a header it
+			 * may no longer act on) */
+			c->rx_stopped = true;
+			if (c->ev_read)
+				event_del(c->ev_read);
 			c->closing_after_tx = true;
 			c->t_close = time(NULL);
 		}
@@ -225,6 +231,7 @@ static void tmf_dispatch(struct iscsi_conn *c, uint32_t itt,
 	bool list =
 		fn == SCSI_TMF_ABORT_TASK_SET || fn == SCSI_TMF_CLEAR_TASK_SET;
 	struct tmf_req *r = tmf_new(c, fn, lun, list ? c->n_tasks : 0);
+	unsigned others = 0;
 
 	if (!r) {
 		iscsi_conn_close(c, "out of memory");
@@ -233,9 +240,19 @@ static void tmf_dispatch(struct iscsi_conn *c, uint32_t itt,
 	r->itt = itt;
 	r->respond = true;
 	r->cold = fn == SCSI_TMF_TARGET_COLD_RESET;
+
 	tmf_collect(c, list ? r : NULL, all, lun);
-	log_info("%s: task management function %d on LUN 0x%016llx",
-		 iscsi_conn_name(c), fn, (unsigned long long)lun);
+	/* Resets and CLEAR TASK SET end every nexus's tasks on the LU, also
+	 * those another session is still sending Data-Out for: they must not
+	 * reach the LU after the reset. */
+	if (fn != SCSI_TMF_ABORT_TASK_SET)
+		others = iscsi_session_terminate_data_tasks(c->sess->target,
+							    all, lun, c);
+	log_info("%s: task management function %d on LUN 0x%016llx%s",
+		 iscsi_conn_name(c), fn, (unsigned long long)lun,
+		 others ? " (also ended other sessions' tasks still "
+			  "receiving Data-Out)"
+			: "");
 	c->tmf_pending++;
 	scsi_dispatch_tmf(c->sess->target->disp, &r->tmf);
 }

@@ -313,6 +313,13 @@ void iscsi_session_task_done(struct iscsi_session *s);
 uint32_t iscsi_session_max_cmdsn(struct iscsi_session *s);
 /* Close every session's connection but `except` (may be NULL). */
 void iscsi_session_end_all(const char *why, struct iscsi_conn *except);
+/* A LOGICAL UNIT RESET / TARGET RESET / CLEAR TASK SET from @except's
+ * session: the tasks of the other sessions of @target that are still
+ * collecting Data-Out (not yet at the dispatcher) for that LUN (or any
+ * LUN) are terminated too. Returns how many. */
+unsigned iscsi_session_terminate_data_tasks(struct iscsi_target *target,
+					    bool all_luns, uint64_t lun,
+					    struct iscsi_conn *except);
 unsigned iscsi_session_count(void);
 
 /* iscsi.c */

@@ -452,6 +452,11 @@ static uint16_t stage_keys(struct iscsi_login *l, const struct iscsi_kvlist *kv,
 		*why = "key negotiated twice";
 		return ISCSI_LOGIN_STATUS_INIT_ERR;
 	}
+	if (rc == -EBADMSG) {
+		*why = "answer to a key the target offered is not a valid "
+		       "result";
+		return ISCSI_LOGIN_STATUS_INIT_ERR;
+	}
 	if (rc == 0 && l->stage == ISCSI_STAGE_OPERATIONAL)
 		rc = iscsi_neg_declare(&l->neg, &l->out);
 	if (rc) {
@@ -507,6 +512,33 @@ static uint16_t handle_text(struct iscsi_login *l, bool transit,
 		st = stage_keys(l, &kv, transit, why);
 	iscsi_kv_free(&kv);
 	return st;
+}
+
+/* Before the operational stage ends: offer the keys the initiator left
+ * out where our configuration differs from the RFC default (RFC 7143
+ * 6.2), answering with T=0 until it has responded. An initiator that asks
+ * to transit again without answering keeps the RFC defaults. */
+static uint16_t offer_keys(struct iscsi_login *l, bool *transit,
+			   const char **why)
+{
+	int n;
+
+	if (l->stage != ISCSI_STAGE_OPERATIONAL)
+		return 0;
+	n = iscsi_neg_offer(&l->neg, &l->out);
+	if (n < 0) {
+		*why = "response text too large";
+		return ISCSI_LOGIN_STATUS_TARGET_ERROR;
+	}
+	if (n > 0) {
+		*transit = false;
+		return 0;
+	}
+	if (iscsi_neg_drop_offers(&l->neg))
+		log_warn("iscsi: login from %s (%s): keys offered by the "
+			 "target were not answered; RFC 7143 defaults kept",
+			 who(l), peer(l));
+	return 0;
 }
 
 /* The last step: negotiate the leftovers, bind the connection. */
@@ -575,6 +607,11 @@ int iscsi_login_rx(struct iscsi_login *l, const uint8_t *bhs,
 	st = handle_text(l, transit, &why);
 	if (st)
 		return fail(l, bhs, st, rsp, why);
+	if (transit && nsg == ISCSI_STAGE_FULL_FEATURE) {
+		st = offer_keys(l, &transit, &why);
+		if (st)
+			return fail(l, bhs, st, rsp, why);
+	}
 	l->out_flags = (uint8_t)(flags & ISCSI_LOGIN_CSG_MASK);
 	l->out_state = ISCSI_LOGIN_CONTINUE;
 	l->out_tsih = 0;
@@ -589,11 +626,13 @@ int iscsi_login_rx(struct iscsi_login *l, const uint8_t *bhs,
 			return fail(l, bhs, (uint16_t)-tsih, rsp, why);
 		l->out_tsih = (uint16_t)tsih;
 		l->out_state = ISCSI_LOGIN_DONE;
-		log_info("iscsi: %s login from %s (%s)%s%s accepted, tsih %d",
-			 l->res.type == ISCSI_SESSION_DISCOVERY ? "discovery"
-								: "normal",
-			 who(l), peer(l), l->res.target ? " to " : "",
-			 l->res.target_name, tsih);
+		/* the connection logs the one info line of this login,
+		 * with the negotiated parameters */
+		log_debug("iscsi: %s login from %s (%s)%s%s accepted, tsih %d",
+			  l->res.type == ISCSI_SESSION_DISCOVERY ? "discovery"
+								 : "normal",
+			  who(l), peer(l), l->res.target ? " to " : "",
+			  l->res.target_name, tsih);
 	}
 	return send_part(l, bhs, rsp);
 }

@@ -665,6 +665,146 @@ static int key_applies(struct iscsi_neg *n, enum iscsi_neg_phase phase, int id,
 	return rc;
 }
 
+/* ---- target offers (RFC 7143 6.2) ------------------------------------ */
+
+static const int offer_keys[] = {KEY_INITIAL_R2T, KEY_IMMEDIATE_DATA,
+				 KEY_MAX_BURST, KEY_FIRST_BURST, KEY_MAX_R2T};
+
+/* The value a key has when nobody negotiates it (iscsi_params_defaults). */
+static uint64_t rfc_default(int id)
+{
+	struct iscsi_params d;
+
+	iscsi_params_defaults(&d);
+	switch (id) {
+	case KEY_INITIAL_R2T:
+		return d.initial_r2t;
+	case KEY_IMMEDIATE_DATA:
+		return d.immediate_data;
+	case KEY_MAX_BURST:
+		return d.max_burst_length;
+	case KEY_FIRST_BURST:
+		return d.first_burst_length;
+	case KEY_MAX_R2T:
+		return d.max_outstanding_r2t;
+	}
+	return 0;
+}
+
+/* Our value for an offer; FirstBurstLength never above the MaxBurstLength
+ * in force or offered. */
+static uint64_t offer_value(const struct iscsi_neg *n, int id)
+{
+	if (keys[id].kind == K_BOOL_AND || keys[id].kind == K_BOOL_OR)
+		return our_bool(n, id);
+	if (id == KEY_FIRST_BURST) {
+		uint64_t mb = (n->offered & (1ull << KEY_MAX_BURST))
+				      ? our_number(n, KEY_MAX_BURST)
+				      : n->params.max_burst_length;
+
+		return MIN(n->cfg->first_burst_length, mb);
+	}
+	return our_number(n, id);
+}
+
+/* What the key ends up as if nobody offers it: the RFC default, for
+ * FirstBurstLength clamped to MaxBurstLength by iscsi_neg_finish(). */
+static uint64_t effective_default(const struct iscsi_neg *n, int id)
+{
+	uint64_t mb;
+
+	if (id != KEY_FIRST_BURST)
+		return rfc_default(id);
+	mb = (n->offered & (1ull << KEY_MAX_BURST))
+		     ? our_number(n, KEY_MAX_BURST)
+		     : n->params.max_burst_length;
+	return MIN(rfc_default(id), mb);
+}
+
+int iscsi_neg_offer(struct iscsi_neg *n, struct iscsi_textbuf *out)
+{
+	int count = 0;
+
+	if (n->offers_made || n->type != ISCSI_SESSION_NORMAL || !n->leading)
+		return 0;
+	n->offers_made = true;
+	for (size_t i = 0; i < ARRAY_SIZE(offer_keys); i++) {
+		int id = offer_keys[i], rc;
+		uint64_t v = offer_value(n, id);
+		bool ir2t, imm;
+
+		if ((n->seen & (1ull << id)) || v == effective_default(n, id))
+			continue;
+		if (id == KEY_FIRST_BURST) {
+			/* Irrelevant with InitialR2T=Yes and no immediate
+			 * data (as results or as our offers) */
+			ir2t = (n->offered & (1ull << KEY_INITIAL_R2T))
+				       ? our_bool(n, KEY_INITIAL_R2T)
+				       : n->params.initial_r2t;
+			imm = (n->offered & (1ull << KEY_IMMEDIATE_DATA))
+				      ? our_bool(n, KEY_IMMEDIATE_DATA)
+				      : n->params.immediate_data;
+			if (ir2t && !imm)
+				continue;
+		}
+		if (keys[id].kind == K_BOOL_AND || keys[id].kind == K_BOOL_OR)
+			rc = iscsi_textbuf_add(out, keys[id].name,
+					       v ? "Yes" : "No");
+		else
+			rc = iscsi_textbuf_addf(out, keys[id].name, "%llu",
+						(unsigned long long)v);
+		if (rc)
+			return rc;
+		n->offered |= 1ull << id;
+		count++;
+	}
+	return count;
+}
+
+uint64_t iscsi_neg_drop_offers(struct iscsi_neg *n)
+{
+	uint64_t pending = n->offered;
+
+	n->offered = 0;
+	return pending;
+}
+
+/* The initiator's answer to a key we offered: no reply is due. The value
+ * must be one the result function can give from our offer. */
+static int take_answer(struct iscsi_neg *n, int id, const char *val)
+{
+	const struct keydef *k = &keys[id];
+	uint64_t ours = offer_value(n, id), v;
+	bool b;
+
+	/* FirstBurstLength: bounded by what we could have offered (the
+	 * MaxBurstLength answer may already have lowered the one in force;
+	 * iscsi_neg_finish() clamps the result) */
+	if (id == KEY_FIRST_BURST)
+		ours = MIN(n->cfg->first_burst_length,
+			   our_number(n, KEY_MAX_BURST));
+
+	n->offered &= ~(1ull << id);
+	n->seen |= 1ull << id;
+	if (!strcmp(val, "Reject") || !strcmp(val, "NotUnderstood") ||
+	    !strcmp(val, "Irrelevant"))
+		return 0; /* the RFC default stays */
+	if (k->kind == K_BOOL_AND || k->kind == K_BOOL_OR) {
+		if (iscsi_parse_bool(val, &b))
+			return -EBADMSG;
+		/* AND with our No must be No; OR with our Yes must be Yes */
+		if (k->kind == K_BOOL_AND ? (b && !ours) : (!b && ours))
+			return -EBADMSG;
+		*bool_slot(n, id) = b;
+		return 0;
+	}
+	/* numerical, result = min: at most what we offered */
+	if (iscsi_parse_number(val, &v) || v < k->min || v > ours)
+		return -EBADMSG;
+	store_number(n, id, (uint32_t)v);
+	return 0;
+}
+
 int iscsi_neg_process(struct iscsi_neg *n, enum iscsi_neg_phase phase,
 		      const struct iscsi_kvlist *in, struct iscsi_textbuf *out)
 {
@@ -688,6 +828,13 @@ int iscsi_neg_process(struct iscsi_neg *n, enum iscsi_neg_phase phase,
 			}
 			if (!!(keys[id].flags & F_LATE) != (pass == 1))
 				continue;
+			if (phase == ISCSI_NEG_LOGIN &&
+			    (n->offered & (1ull << id))) {
+				rc = take_answer(n, id, val);
+				if (rc)
+					return rc;
+				continue;
+			}
 			if (phase == ISCSI_NEG_LOGIN) {
 				if (n->seen & (1ull << id))
 					return -EPROTO;

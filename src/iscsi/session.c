@@ -249,6 +249,31 @@ void iscsi_session_end_all(const char *why, struct iscsi_conn *except)
 	}
 }
 
+unsigned iscsi_session_terminate_data_tasks(struct iscsi_target *target,
+					    bool all_luns, uint64_t lun,
+					    struct iscsi_conn *except)
+{
+	unsigned n = 0;
+
+	for (struct iscsi_session *s = sessions; s; s = s->next) {
+		struct iscsi_task *t, *nx;
+
+		if (s->target != target || !s->conn || s->conn == except)
+			continue;
+		for (t = s->conn->tasks; t; t = nx) {
+			nx = t->next;
+			if (t->state != T_DATA ||
+			    (!all_luns && t->st.lun != lun))
+				continue;
+			iscsi_task_terminate(t);
+			n++;
+		}
+		if (n)
+			iscsi_conn_check_logout(s->conn);
+	}
+	return n;
+}
+
 uint32_t iscsi_session_max_cmdsn(struct iscsi_session *s)
 {
 	uint32_t room =

@@ -75,14 +75,28 @@ struct scsi_lu *scsi_lu_new(struct scsi_target *t, const struct cfg_lun *cfg,
 	lu->tgt = t;
 	lu->id = cfg->id;
 	lu->bs = bs;
-	lu->block_size = 512;
-	lu->block_shift = 9;
+	lu->block_size = cfg->block_size == 4096 ? 4096 : 512;
+	lu->block_shift = lu->block_size == 4096 ? 12 : 9;
 	lu->nblocks = bs_size(bs) >> lu->block_shift;
 	lu->readonly = cfg->readonly || bs_readonly(bs);
-	lu->mrie = 0;
-	lu->dexcpt = true;
+	lu->wce_default = bs_write_back(bs);
+	scsi_lu_mode_defaults(lu);
 	lu_identity(lu, t, cfg);
 	return lu;
+}
+
+/* Current mode parameters back to their defaults (there are no saved
+ * pages): at creation and, per SPC-4 (mode parameters: current values
+ * are set to the saved or default values after a power on, hard reset or
+ * logical unit reset), on LOGICAL UNIT RESET and TARGET RESET. */
+void scsi_lu_mode_defaults(struct scsi_lu *lu)
+{
+	lu->d_sense = false;
+	lu->swp = false;
+	lu->dexcpt = true;
+	lu->mrie = 0;
+	if (lu->bs && bs_write_back(lu->bs) != lu->wce_default)
+		bs_set_write_back(lu->bs, lu->wce_default);
 }
 
 void scsi_lu_free(struct scsi_lu *lu)

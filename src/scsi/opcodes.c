@@ -347,6 +347,13 @@ int scsi_op_check_cdb(struct scsi_cmd *c)
 
 		if (i == 1 && (op->flags & SCSI_OPF_SA))
 			allowed |= 0x1f;
+		/* WRITE SAME's UNMAP/ANCHOR (unsupported: invalid fields) to a
+		 * read-only LU: DATA PROTECT / WRITE PROTECTED instead, from
+		 * cmd_exec, as SBC-4 readers (libiscsi ReadOnlySBC) expect. */
+		if (i == 1 && c->lu && c->lu->readonly &&
+		    (op->opcode == SCSI_OP_WRITE_SAME_10 ||
+		     op->opcode == SCSI_OP_WRITE_SAME_16))
+			allowed |= 0x18;
 		bad = cdb[i] & (uint8_t)~allowed;
 		if (bad) {
 			scsi_cmd_invalid_cdb(c, (uint16_t)i, highest_bit(bad));

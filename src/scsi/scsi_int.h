@@ -51,6 +51,7 @@ struct scsi_lu {
 	bool swp;
 	bool dexcpt;
 	uint8_t mrie;
+	bool wce_default; /* WCE after a reset: the configured write_back */
 	bool stopped;
 	/* tasks in arrival order (task->exec_next/exec_prev) */
 	struct scsi_task *head, *tail;
@@ -161,6 +162,7 @@ const struct scsi_lu *scsi_target_lu_at(const struct scsi_target *t, size_t i);
 struct scsi_lu *scsi_lu_new(struct scsi_target *t, const struct cfg_lun *cfg,
 			    struct bs_dev *bs);
 void scsi_lu_free(struct scsi_lu *lu);
+void scsi_lu_mode_defaults(struct scsi_lu *lu);
 struct scsi_nexus *scsi_lu_nexus_get(struct scsi_lu *lu,
 				     const struct scsi_itn *itn);
 void scsi_lu_nexus_put(struct scsi_lu *lu, struct scsi_nexus *nx);

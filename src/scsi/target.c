@@ -473,8 +473,13 @@ static void abort_lu(struct scsi_lu *lu, struct scsi_tmf *tmf,
 		abort_cmd(v[k], tmf);
 	}
 	free(v);
-	if (ua_others && ua_others != SCSI_ASC_COMMANDS_CLEARED_BY_ANOTHER)
-		scsi_lu_ua_others(lu, itn, ua_others);
+	/* A reset (SAM-5 6.3: logical unit reset, hard reset) sets its unit
+	 * attention for every I_T nexus, the issuer's included, and puts
+	 * the mode parameters back to their defaults (SPC-4). */
+	if (ua_others && ua_others != SCSI_ASC_COMMANDS_CLEARED_BY_ANOTHER) {
+		scsi_lu_ua_others(lu, NULL, ua_others);
+		scsi_lu_mode_defaults(lu);
+	}
 	lu->kicking = false;
 	if (lu->n_waiting)
 		lu_kick(lu);

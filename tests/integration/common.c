@@ -789,6 +789,46 @@ static bool key_is(const struct raw_pdu *p, const char *key, const char *val)
 	return false;
 }
 
+/* Answers to the keys the target offered: those in its response that
+ * we did not send ourselves (in @sent). */
+static bool sent_key(const char *const sent[], const char *key, size_t kl)
+{
+	for (int i = 0; sent && sent[i]; i++)
+		if (!strncmp(sent[i], key, kl) && sent[i][kl] == '=')
+			return true;
+	return false;
+}
+
+static size_t answer_offers(const struct raw_pdu *p, const char *const sent[],
+			    char *keys, size_t cap)
+{
+	static const char *const offerable[] = {
+		"InitialR2T", "ImmediateData", "MaxBurstLength",
+		"FirstBurstLength", "MaxOutstandingR2T"};
+	size_t off = 0;
+
+	for (uint32_t i = 0; i < p->dlen;) {
+		const char *s = (const char *)p->data + i;
+		size_t l = strnlen(s, p->dlen - i);
+
+		for (size_t k = 0; k < NELEM(offerable); k++) {
+			size_t kl = strlen(offerable[k]);
+
+			if (l > kl && !strncmp(s, offerable[k], kl) &&
+			    s[kl] == '=' && l < 512 &&
+			    !sent_key(sent, offerable[k], kl)) {
+				char kv[512];
+
+				memcpy(kv, s, l);
+				kv[l] = '\0';
+				off = add_key(keys, off, cap, kv);
+			}
+		}
+		i += l + 1;
+	}
+	return off;
+}
+
 static void parse_mrdsl(struct raw_conn *c, const struct raw_pdu *p)
 {
 	for (uint32_t i = 0; i < p->dlen;) {
@@ -847,9 +887,12 @@ int raw_login(struct raw_conn *c, const char *iqn, const char *const extra[])
 			return rc;
 		}
 		parse_mrdsl(c, &rsp);
-		if (want_hd && !key_is(&rsp, "HeaderDigest", "CRC32C"))
+		/* digests: the answer to our first request decides */
+		if (round == 0 && want_hd &&
+		    !key_is(&rsp, "HeaderDigest", "CRC32C"))
 			want_hd = false;
-		if (want_dd && !key_is(&rsp, "DataDigest", "CRC32C"))
+		if (round == 0 && want_dd &&
+		    !key_is(&rsp, "DataDigest", "CRC32C"))
 			want_dd = false;
 		if ((rsp.bhs[1] & 0x80) && (rsp.bhs[1] & 3) == 3) {
 			c->tsih = (uint16_t)(rsp.bhs[14] << 8 | rsp.bhs[15]);
@@ -859,8 +902,13 @@ int raw_login(struct raw_conn *c, const char *iqn, const char *const extra[])
 			c->itt++;
 			return 0;
 		}
+		/* T=0: keys the target offered (RFC 7143 6.2) get their
+		 * answer, the offered value (a valid result of every
+		 * function); then ask to transit again */
+		off = round == 0
+			      ? answer_offers(&rsp, extra, keys, sizeof(keys))
+			      : 0;
 		raw_pdu_free(&rsp);
-		off = 0; /* continue with an empty request */
 	}
 	return -EPROTO;
 }
@@ -910,6 +958,18 @@ static int send_data_out(struct raw_conn *c, const uint8_t *wbuf,
 		len -= seg;
 	}
 	return 0;
+}
+
+void raw_scsi_bhs(struct raw_conn *c, uint8_t b[48], const uint8_t cdb[16],
+		  uint32_t itt, uint32_t edtl, bool rd, bool wr, uint32_t dlen)
+{
+	scsi_bhs(c, b, cdb, itt, edtl, rd, wr, dlen);
+}
+
+int raw_data_out(struct raw_conn *c, const void *wbuf,
+		 const struct raw_pdu *r2t, uint32_t itt)
+{
+	return send_data_out(c, wbuf, r2t, itt);
 }
 
 int raw_scsi(struct raw_conn *c, const uint8_t cdb[16], const void *wbuf,

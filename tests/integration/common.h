@@ -158,6 +158,14 @@ int raw_login(struct raw_conn *c, const char *iqn, const char *const extra[]);
 int raw_scsi(struct raw_conn *c, const uint8_t cdb[16], const void *wbuf,
 	     uint32_t wlen, uint32_t imm, void *rbuf, uint32_t rlen);
 
+/* The pieces of raw_scsi(): a SCSI Command BHS (CmdSN c->cmdsn, not
+ * advanced; @dlen bytes of immediate data follow) and the Data-Out PDUs
+ * answering one R2T from @wbuf. */
+void raw_scsi_bhs(struct raw_conn *c, uint8_t b[48], const uint8_t cdb[16],
+		  uint32_t itt, uint32_t edtl, bool rd, bool wr, uint32_t dlen);
+int raw_data_out(struct raw_conn *c, const void *wbuf,
+		 const struct raw_pdu *r2t, uint32_t itt);
+
 void raw_close(struct raw_conn *c);
 
 /* Assert helper: the daemon still serves a normal libiscsi session

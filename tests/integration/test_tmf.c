@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,21 @@ static void test_abort_task(void **state)
 	duet_iscsi_logout(ctx);
 }
 
+/* TEST UNIT READY until GOOD (unit attentions consumed). */
+static void t_clear_ua(struct iscsi_context *ctx)
+{
+	for (int i = 0; i < 8; i++) {
+		struct scsi_task *t = iscsi_testunitready_sync(ctx, 0);
+		bool good = t && t->status == SCSI_STATUS_GOOD;
+
+		if (t)
+			scsi_free_scsi_task(t);
+		if (good)
+			return;
+	}
+	fail_msg("unit attention does not clear");
+}
+
 static void test_lun_reset_ua(void **state)
 {
 	struct iscsi_context *a = duet_iscsi_login(&D, TEST_IQN, 0, NULL);
@@ -174,6 +190,68 @@ static void test_lun_reset_ua(void **state)
 	scsi_free_scsi_task(t);
 	duet_iscsi_logout(a);
 	duet_iscsi_logout(b);
+}
+
+/* A LOGICAL UNIT RESET from session B also ends session A's WRITE that
+ * is still waiting for its Data-Out (InitialR2T=Yes, no immediate data):
+ * the data A sends afterwards must not reach the medium, and A's
+ * connection keeps working. */
+static void test_lun_reset_ends_data_out_of_others(void **state)
+{
+	static const char *const keys[] = {"InitialR2T=Yes", "ImmediateData=No",
+					   NULL};
+	struct raw_conn a = {.fd = -1};
+	struct iscsi_context *b;
+	uint8_t cdb[16] = {0x2a}, bhs[48], *w = malloc(4096), *r = malloc(4096);
+	struct raw_pdu p;
+	uint32_t itt;
+	int rc;
+
+	assert_non_null(w);
+	assert_non_null(r);
+	a.fd = raw_connect(D.port);
+	assert_true(a.fd >= 0);
+	assert_int_equal(raw_login(&a, TEST_IQN, keys), 0);
+	b = duet_iscsi_login(&D, TEST_IQN, 0, NULL);
+	assert_non_null(b);
+	/* A: WRITE(10) of 8 blocks at LBA 7000; wait for the R2T */
+	cdb[4] = 7000 >> 8; /* LBA 7000 */
+	cdb[5] = 7000 & 0xff;
+	cdb[8] = 8; /* blocks */
+	itt = a.itt++;
+	raw_scsi_bhs(&a, bhs, cdb, itt, 4096, false, true, 0);
+	a.cmdsn++;
+	assert_int_equal(raw_send_pdu(&a, bhs, NULL, 0), 0);
+	do {
+		assert_int_equal(raw_recv_pdu(&a, &p, 5000), 0);
+		rc = p.bhs[0] & 0x3f;
+		if (rc != 0x31)
+			raw_pdu_free(&p);
+	} while (rc != 0x31); /* skip NOP-Ins / UA-free traffic */
+	/* B resets the LU; then A sends its data */
+	assert_int_equal(iscsi_task_mgmt_lun_reset_sync(b, 0), 0);
+	memset(w, 0xe7, 4096);
+	assert_int_equal(raw_data_out(&a, w, &p, itt), 0);
+	raw_pdu_free(&p);
+	/* no SCSI Response for the ended task within a second ... */
+	while ((rc = raw_recv_pdu(&a, &p, 1000)) == 0) {
+		assert_int_not_equal(p.bhs[0] & 0x3f, 0x21);
+		raw_pdu_free(&p);
+	}
+	assert_int_equal(rc, -ETIMEDOUT);
+	/* ... nothing written, and both sessions still serve */
+	t_clear_ua(b);
+	assert_int_equal(duet_read(b, 0, 7000, r, 4096), 0);
+	assert_int_not_equal(r[0], 0xe7);
+	assert_int_not_equal(r[4095], 0xe7);
+	memset(cdb, 0, sizeof(cdb)); /* TEST UNIT READY: the UA, then GOOD */
+	rc = raw_scsi(&a, cdb, NULL, 0, 0, NULL, 0);
+	assert_true(rc == 0 || rc == 2);
+	assert_int_equal(raw_scsi(&a, cdb, NULL, 0, 0, NULL, 0), 0);
+	raw_close(&a);
+	duet_iscsi_logout(b);
+	free(w);
+	free(r);
 }
 
 static void test_session_reinstatement(void **state)
@@ -243,6 +321,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_abort_task),
 		cmocka_unit_test(test_lun_reset_ua),
+		cmocka_unit_test(test_lun_reset_ends_data_out_of_others),
 		cmocka_unit_test(test_session_reinstatement),
 	};
 

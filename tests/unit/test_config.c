@@ -401,6 +401,45 @@ static void test_lun_errors(void **state)
 	config_free(&cfg);
 }
 
+/* block_size: 512 (default) or 4096; the size a whole number of blocks. */
+static void test_lun_block_size(void **state)
+{
+	struct duet_config cfg;
+
+	assert_int_equal(
+		load("portals = ( \"127.0.0.1\" );\n"
+		     "targets = ( { name = \"iqn.2026-11.org.example:disk0\";\n"
+		     " luns = (\n"
+		     "  { path = \"/tmp/b0.img\"; size = \"1M\"; },\n"
+		     "  { path = \"/tmp/b1.img\"; size = \"1M\"; "
+		     "block_size = 4096; },\n"
+		     "  { path = \"/tmp/b2.img\"; block_size = 512; } ); } "
+		     ");\n",
+		     &cfg),
+		0);
+	assert_int_equal(cfg.targets[0].luns[0].block_size, 512);
+	assert_int_equal(cfg.targets[0].luns[1].block_size, 4096);
+	assert_int_equal(cfg.targets[0].luns[2].block_size, 512);
+	config_free(&cfg);
+	assert_int_equal(
+		load("portals = ( \"127.0.0.1\" );\n"
+		     "targets = ( { name = \"iqn.2026-11.org.example:disk0\";\n"
+		     " luns = (\n"
+		     "  { path = \"/tmp/b0.img\"; block_size = 1024; },\n"
+		     "  { path = \"/tmp/b1.img\"; size = 5120; "
+		     "block_size = 4096; },\n"
+		     "  { path = \"/tmp/b2.img\"; block_size = \"4K\"; },\n"
+		     "  { path = \"/tmp/b3.img\"; block_size = 8192; } ); } "
+		     ");\n",
+		     &cfg),
+		-EINVAL);
+	expect_err(4, "block_size must be 512 or 4096, not 1024");
+	expect_err(5, "size 5120 is not a multiple of block_size 4096");
+	expect_err(6, "'block_size' must be an integer");
+	expect_err(7, "'block_size' = 8192 is out of range (512 to 4096)");
+	config_free(&cfg);
+}
+
 static void test_big_integers(void **state)
 {
 	struct duet_config cfg;
@@ -601,6 +640,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_good),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_lun_block_size),
 		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_syntax_error),
 		cmocka_unit_test(test_missing_file),

@@ -39,9 +39,12 @@ static int setup(void **st)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.queue_depth = 128;
 	cfg.max_recv_data_segment_length = 262144;
-	cfg.max_burst_length = 1048576;
+	/* the RFC defaults where the target would otherwise offer keys the
+	 * initiator leaves out (test_target_offers covers the offers) */
+	cfg.max_burst_length = 262144;
 	cfg.first_burst_length = 65536;
-	cfg.max_outstanding_r2t = 4;
+	cfg.max_outstanding_r2t = 1;
+	cfg.initial_r2t = true;
 	cfg.immediate_data = true;
 	cfg.header_digest = true;
 	cfg.data_digest = true;
@@ -144,10 +147,13 @@ static uint16_t status(const struct iscsi_pdu_out *rsp)
 
 static void test_normal_login(void **st)
 {
-	struct iscsi_login *l = new_login("127.0.0.1");
+	struct iscsi_login *l;
 	struct iscsi_pdu_out rsp;
 	struct req r;
 	uint32_t statsn;
+
+	cfg.initial_r2t = false; /* the initiator sends InitialR2T=No */
+	l = new_login("127.0.0.1");
 
 	mkreq(&r, SEC_TO_OP,
 	      "InitiatorName=" INI "|InitiatorAlias=client1|TargetName=" TGT
@@ -610,6 +616,141 @@ static void test_cid_tsih_change(void **st)
 	assert_int_equal(bind_calls, 0);
 }
 
+/* Drive a login to the end of the operational stage with @op_keys; the
+ * target's answer (offers, T=0) is left in *rsp. */
+static int offer_login(struct iscsi_login *l, const char *op_keys,
+		       struct iscsi_pdu_out *rsp)
+{
+	struct req r;
+
+	mkreq(&r, SEC_TO_OP,
+	      "InitiatorName=" INI "|TargetName=" TGT "|AuthMethod=None");
+	assert_int_equal(send_req(l, &r, rsp), ISCSI_LOGIN_CONTINUE);
+	mkreq(&r, OP_TO_FFP, op_keys);
+	return send_req(l, &r, rsp);
+}
+
+/* RFC 7143 6.2: keys the initiator leaves out are offered by the target
+ * when its configuration differs from the RFC default; the login waits
+ * (T=0) for the answers and takes them as the results. */
+static void test_target_offers(void **st)
+{
+	struct iscsi_login *l;
+	struct iscsi_pdu_out rsp;
+	const struct iscsi_params *p;
+	struct req r;
+
+	cfg.immediate_data = false;
+	cfg.initial_r2t = true;
+	cfg.max_burst_length = 65536;
+	cfg.first_burst_length = 16384;
+	cfg.max_outstanding_r2t = 4;
+	l = new_login("127.0.0.1");
+	assert_int_equal(offer_login(l, "HeaderDigest=None", &rsp),
+			 ISCSI_LOGIN_CONTINUE);
+	assert_int_equal(status(&rsp), 0);
+	assert_int_equal(rsp.bhs[1], OP_STAY); /* T=0: answers due */
+	assert_string_equal(rsp_get(&rsp, "ImmediateData"), "No");
+	assert_null(rsp_get(&rsp, "InitialR2T")); /* Yes is the default */
+	assert_string_equal(rsp_get(&rsp, "MaxBurstLength"), "65536");
+	/* InitialR2T=Yes and ImmediateData=No: FirstBurstLength irrelevant */
+	assert_null(rsp_get(&rsp, "FirstBurstLength"));
+	assert_string_equal(rsp_get(&rsp, "MaxOutstandingR2T"), "4");
+	assert_int_equal(bind_calls, 0);
+	/* the answers: results of the key's function; nothing is echoed */
+	mkreq(&r, OP_TO_FFP,
+	      "ImmediateData=No|MaxBurstLength=32768|MaxOutstandingR2T=2");
+	assert_int_equal(send_req(l, &r, &rsp), ISCSI_LOGIN_DONE);
+	assert_int_equal(status(&rsp), 0);
+	assert_null(rsp_get(&rsp, "ImmediateData"));
+	assert_null(rsp_get(&rsp, "MaxBurstLength"));
+	assert_null(rsp_get(&rsp, "MaxOutstandingR2T"));
+	p = &iscsi_login_result(l)->params;
+	assert_false(p->immediate_data);
+	assert_true(p->initial_r2t);
+	assert_int_equal(p->max_burst_length, 32768);
+	assert_int_equal(p->max_outstanding_r2t, 2);
+	assert_int_equal(bind_calls, 1);
+	iscsi_login_free(l);
+
+	/* InitialR2T=No offered when the initiator is silent; with
+	 * immediate data on, FirstBurstLength is offered too */
+	cfg.immediate_data = true;
+	cfg.initial_r2t = false;
+	cfg.max_outstanding_r2t = 1;
+	l = new_login("127.0.0.1");
+	assert_int_equal(offer_login(l, "MaxBurstLength=65536", &rsp),
+			 ISCSI_LOGIN_CONTINUE);
+	assert_string_equal(rsp_get(&rsp, "InitialR2T"), "No");
+	assert_null(rsp_get(&rsp, "ImmediateData"));
+	assert_string_equal(rsp_get(&rsp, "MaxBurstLength"), "65536");
+	assert_string_equal(rsp_get(&rsp, "FirstBurstLength"), "16384");
+	assert_null(rsp_get(&rsp, "MaxOutstandingR2T"));
+	mkreq(&r, OP_TO_FFP, "InitialR2T=Yes|FirstBurstLength=Reject");
+	assert_int_equal(send_req(l, &r, &rsp), ISCSI_LOGIN_DONE);
+	p = &iscsi_login_result(l)->params;
+	assert_true(p->initial_r2t);			/* Yes OR No */
+	assert_int_equal(p->first_burst_length, 65536); /* RFC default */
+	iscsi_login_free(l);
+}
+
+/* Answers a result function cannot give are an initiator error; an
+ * initiator that asks to transit again without answering keeps the RFC
+ * defaults; no offers in discovery sessions or when all keys were sent. */
+static void test_target_offers_bad_answers(void **st)
+{
+	static const char *const bad[] = {
+		"ImmediateData=Yes",	  /* AND with our No */
+		"MaxBurstLength=131072",  /* above our offer (min) */
+		"MaxBurstLength=100",	  /* below the key's range */
+		"MaxOutstandingR2T=junk", /* not a number */
+	};
+	struct iscsi_login *l;
+	struct iscsi_pdu_out rsp;
+	struct req r;
+
+	cfg.immediate_data = false;
+	cfg.initial_r2t = true;
+	cfg.max_burst_length = 65536;
+	cfg.max_outstanding_r2t = 4;
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		l = new_login("127.0.0.1");
+		assert_int_equal(offer_login(l, NULL, &rsp),
+				 ISCSI_LOGIN_CONTINUE);
+		mkreq(&r, OP_TO_FFP, bad[i]);
+		assert_int_equal(send_req(l, &r, &rsp), ISCSI_LOGIN_FAILED);
+		assert_int_equal(status(&rsp), ISCSI_LOGIN_STATUS_INIT_ERR);
+		iscsi_login_free(l);
+	}
+	/* no answer at all: defaults stay, the login completes */
+	l = new_login("127.0.0.1");
+	assert_int_equal(offer_login(l, NULL, &rsp), ISCSI_LOGIN_CONTINUE);
+	mkreq(&r, OP_TO_FFP, NULL);
+	assert_int_equal(send_req(l, &r, &rsp), ISCSI_LOGIN_DONE);
+	assert_true(iscsi_login_result(l)->params.immediate_data);
+	assert_int_equal(iscsi_login_result(l)->params.max_outstanding_r2t, 1);
+	iscsi_login_free(l);
+	/* every key sent: nothing to offer, one round trip */
+	l = new_login("127.0.0.1");
+	assert_int_equal(offer_login(l,
+				     "ImmediateData=Yes|InitialR2T=No|"
+				     "MaxBurstLength=262144|"
+				     "FirstBurstLength=65536|"
+				     "MaxOutstandingR2T=8",
+				     &rsp),
+			 ISCSI_LOGIN_DONE);
+	assert_false(iscsi_login_result(l)->params.immediate_data);
+	assert_int_equal(iscsi_login_result(l)->params.max_outstanding_r2t, 4);
+	iscsi_login_free(l);
+	/* discovery: nothing is offered */
+	l = new_login("127.0.0.1");
+	mkreq(&r, SEC_TO_FFP,
+	      "InitiatorName=" INI "|SessionType=Discovery|AuthMethod=None");
+	assert_int_equal(send_req(l, &r, &rsp), ISCSI_LOGIN_DONE);
+	assert_null(rsp_get(&rsp, "ImmediateData"));
+	iscsi_login_free(l);
+}
+
 static void test_continuation_bounded(void **st)
 {
 	struct iscsi_login *l = new_login("127.0.0.1");
@@ -666,6 +807,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cid_tsih_change, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_target_offers, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_target_offers_bad_answers,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_continuation_bounded,
 						setup, teardown),
 	};

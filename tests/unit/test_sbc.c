@@ -4,6 +4,8 @@
  * READ CAPACITY, backing I/O errors. */
 #include "scsi_test_common.h"
 
+#include "../../src/scsi/scsi_int.h"
+
 static struct scsi_target *tgt;
 
 static int setup(void **state)
@@ -345,6 +347,78 @@ static void test_read_capacity(void **state)
 	tt_free(t);
 }
 
+/* block_size = 4096: READ CAPACITY, LBA -> byte offset, end-of-medium
+ * checks, residuals and the Block Limits page all in 4096-byte blocks. */
+static void test_block_size_4096(void **state)
+{
+	struct scsi_target *t4 = scsi_target_new(TEST_TARGET);
+	struct cfg_lun lun = {.id = 0,
+			      .path = "/mem/lun4k",
+			      .size = TEST_LUN_BYTES,
+			      .block_size = 4096};
+	uint8_t rc10[10] = {SCSI_OP_READ_CAPACITY_10};
+	uint8_t rc16[16] = {SCSI_OP_SERVICE_ACTION_IN_16, 0x10};
+	uint8_t b0[6] = {SCSI_OP_INQUIRY, 0x01, 0xb0, 0, 64, 0};
+	uint8_t cdb[16];
+	const uint32_t nb = TEST_LUN_BYTES / 4096;
+	struct test_task *t;
+	char err[256];
+	uint8_t *mem;
+
+	assert_non_null(t4);
+	assert_int_equal(scsi_target_add_lun(t4, &lun, err, sizeof(err)), 0);
+	assert_int_equal(t4->lus[0]->block_size, 4096);
+	assert_int_equal(t4->lus[0]->nblocks, nb);
+	clear_ua(t4, &test_itn_a);
+	t = tt_new(&test_itn_a, 0, rc10, 10, SCSI_DIR_READ, 8, 8);
+	run_task(t4, t);
+	assert_int_equal(get_be32(t->mem), nb - 1);
+	assert_int_equal(get_be32(t->mem + 4), 4096);
+	tt_free(t);
+	put_be32(&rc16[10], 32);
+	t = tt_new(&test_itn_a, 0, rc16, 16, SCSI_DIR_READ, 32, 32);
+	run_task(t4, t);
+	assert_true(get_be64(t->mem) == nb - 1);
+	assert_int_equal(get_be32(t->mem + 8), 4096);
+	tt_free(t);
+	/* WRITE 10 of 2 blocks at LBA 3 lands at byte 12288 */
+	build_rw(cdb, F10, true, 3, 2);
+	t = tt_new(&test_itn_a, 0, cdb, 10, SCSI_DIR_WRITE, 8192, 8192);
+	memset(t->mem, 0x5a, 8192);
+	run_task(t4, t);
+	assert_int_equal(t->t.status, SCSI_STATUS_GOOD);
+	tt_free(t);
+	mem = fake_bs_mem(t4->lus[0]->bs);
+	assert_int_equal(mem[12287], 0);
+	assert_int_equal(mem[12288], 0x5a);
+	assert_int_equal(mem[12288 + 8191], 0x5a);
+	assert_int_equal(mem[12288 + 8192], 0);
+	/* one block is 4096 bytes: an expected length of 512 underflows */
+	build_rw(cdb, F16, false, 3, 1);
+	t = tt_new(&test_itn_a, 0, cdb, 16, SCSI_DIR_READ, 512, 512);
+	run_task(t4, t);
+	assert_int_equal(t->t.xfer_len, 4096);
+	tt_free(t);
+	/* the last block reads; one past it is out of range */
+	build_rw(cdb, F16, false, nb - 1, 1);
+	t = tt_new(&test_itn_a, 0, cdb, 16, SCSI_DIR_READ, 4096, 4096);
+	run_task(t4, t);
+	assert_int_equal(t->t.status, SCSI_STATUS_GOOD);
+	tt_free(t);
+	build_rw(cdb, F16, false, nb - 1, 2);
+	t = tt_new(&test_itn_a, 0, cdb, 16, SCSI_DIR_READ, 8192, 8192);
+	run_task(t4, t);
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST, SCSI_ASC_LBA_OUT_OF_RANGE);
+	tt_free(t);
+	/* Block Limits: MAXIMUM TRANSFER LENGTH in 4096-byte blocks */
+	t = tt_new(&test_itn_a, 0, b0, 6, SCSI_DIR_READ, 64, 64);
+	run_task(t4, t);
+	assert_int_equal(t->t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(get_be32(t->mem + 8), DUET_MAX_IO_BYTES / 4096);
+	tt_free(t);
+	scsi_target_free(t4);
+}
+
 static struct test_task *verify(uint8_t bytchk, uint64_t lba, uint32_t n,
 				const uint8_t *data, uint32_t len)
 {
@@ -546,23 +620,15 @@ static void test_bounce_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_rw_all_forms),
-		T(test_rw6_zero_means_256),
-		T(test_zero_length),
-		T(test_boundaries),
-		T(test_max_transfer),
-		T(test_read_residuals),
-		T(test_write_short_data),
-		T(test_write_data_missing),
-		T(test_direction_mismatch),
-		T(test_protect_and_flags),
-		T(test_readonly),
-		T(test_read_capacity),
-		T(test_verify),
-		T(test_sync_cache),
-		T(test_write_same),
-		T(test_bounce_bounded),
-		T(test_io_error),
+		T(test_rw_all_forms),	    T(test_rw6_zero_means_256),
+		T(test_zero_length),	    T(test_boundaries),
+		T(test_max_transfer),	    T(test_read_residuals),
+		T(test_write_short_data),   T(test_write_data_missing),
+		T(test_direction_mismatch), T(test_protect_and_flags),
+		T(test_readonly),	    T(test_read_capacity),
+		T(test_block_size_4096),    T(test_verify),
+		T(test_sync_cache),	    T(test_write_same),
+		T(test_bounce_bounded),	    T(test_io_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

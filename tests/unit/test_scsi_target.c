@@ -158,7 +158,12 @@ static void test_lun_reset(void **state)
 	assert_true(a->t.aborted && b->t.aborted);
 	assert_int_equal(tmf_calls, 1);
 	assert_true(tmf_seq > a->done_calls && tmf_seq > b->done_calls);
-	/* UA 29/03 for the other nexus only */
+	/* UA 29/03 for every nexus, the issuer's included (SAM-5 6.3.3;
+	 * libiscsi's MultipathIO.Reset checks it on every path) */
+	t = tt_new(&test_itn_a, 0, tur, 6, SCSI_DIR_NONE, 0, 0);
+	run_task(tgt, t);
+	assert_sense(&t->t, SCSI_SK_UNIT_ATTENTION, SCSI_ASC_BUS_DEVICE_RESET);
+	tt_free(t);
 	assert_int_equal(simple_cmd(tgt, &test_itn_a, 0, tur, 6),
 			 SCSI_STATUS_GOOD);
 	t = tt_new(&test_itn_b, 0, tur, 6, SCSI_DIR_NONE, 0, 0);
@@ -189,6 +194,78 @@ static void test_target_reset(void **state)
 	t = tt_new(&test_itn_a, 0, tur, 6, SCSI_DIR_NONE, 0, 0);
 	run_task(tgt, t);
 	assert_sense(&t->t, SCSI_SK_UNIT_ATTENTION, SCSI_ASC_SCSI_BUS_RESET);
+	tt_free(t);
+}
+
+/* A reset puts the current mode parameters back to their defaults
+ * (SPC-4: no saved pages, so the defaults): D_SENSE, SWP, DEXCPT, MRIE
+ * and WCE (the configured write_back). ABORT TASK SET does not. */
+static void test_reset_restores_mode_pages(void **state)
+{
+	static const enum scsi_tmf_fn fns[] = {SCSI_TMF_LUN_RESET,
+					       SCSI_TMF_TARGET_WARM_RESET,
+					       SCSI_TMF_TARGET_COLD_RESET};
+	struct scsi_lu *lu = tgt->lus[0];
+
+	assert_false(lu->d_sense);
+	assert_false(bs_write_back(lu->bs));
+	for (unsigned i = 0; i < ARRAY_SIZE(fns); i++) {
+		struct scsi_tmf tmf = {.fn = fns[i],
+				       .itn = &test_itn_a,
+				       .lun = 0,
+				       .done = tmf_done};
+
+		lu->d_sense = true;
+		lu->dexcpt = false;
+		lu->mrie = 6;
+		bs_set_write_back(lu->bs, true);
+		tmf.fn = SCSI_TMF_ABORT_TASK_SET;
+		scsi_dispatch_tmf(scsi_target_dispatcher(tgt), &tmf);
+		assert_true(lu->d_sense && bs_write_back(lu->bs));
+		tmf.fn = fns[i];
+		scsi_dispatch_tmf(scsi_target_dispatcher(tgt), &tmf);
+		assert_int_equal(tmf.result, SCSI_TMF_COMPLETE);
+		assert_false(lu->d_sense);
+		assert_true(lu->dexcpt);
+		assert_int_equal(lu->mrie, 0);
+		assert_false(bs_write_back(lu->bs));
+	}
+}
+
+/* WRITE SAME with the (unsupported) UNMAP bit to a read-only LU: DATA
+ * PROTECT / WRITE PROTECTED, not INVALID FIELD IN CDB. */
+static void test_readonly_write_same_unmap(void **state)
+{
+	struct scsi_target *ro = test_target(true);
+	uint8_t ws10[10] = {
+		SCSI_OP_WRITE_SAME_10, 0x08, 0, 0, 0, 0, 0, 0, 1, 0};
+	uint8_t ws16[16] = {SCSI_OP_WRITE_SAME_16, 0x08};
+	uint8_t bad[10] = {SCSI_OP_WRITE_SAME_10, 0x08, 0, 0, 0, 0, 0, 0, 1, 0};
+	struct test_task *t;
+
+	ws16[13] = 1;
+	clear_ua(ro, &test_itn_a);
+	t = tt_new(&test_itn_a, 0, ws10, 10, SCSI_DIR_NONE, 0, 0);
+	run_task(ro, t);
+	assert_sense(&t->t, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED);
+	tt_free(t);
+	t = tt_new(&test_itn_a, 0, ws16, 16, SCSI_DIR_NONE, 0, 0);
+	run_task(ro, t);
+	assert_sense(&t->t, SCSI_SK_DATA_PROTECT, SCSI_ASC_WRITE_PROTECTED);
+	tt_free(t);
+	/* other invalid fields stay invalid fields (WRPROTECT != 0) */
+	ws10[1] = 0x20;
+	t = tt_new(&test_itn_a, 0, ws10, 10, SCSI_DIR_NONE, 0, 0);
+	run_task(ro, t);
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
+		     SCSI_ASC_INVALID_FIELD_IN_CDB);
+	tt_free(t);
+	scsi_target_free(ro);
+	/* on a writable LU the UNMAP bit is still an invalid field */
+	t = tt_new(&test_itn_a, 0, bad, 10, SCSI_DIR_NONE, 0, 0);
+	run_task(tgt, t);
+	assert_sense(&t->t, SCSI_SK_ILLEGAL_REQUEST,
+		     SCSI_ASC_INVALID_FIELD_IN_CDB);
 	tt_free(t);
 }
 
@@ -436,6 +513,8 @@ int main(void)
 		T(test_lun_reset),
 		T(test_target_reset),
 		T(test_ordered),
+		T(test_reset_restores_mode_pages),
+		T(test_readonly_write_same_unmap),
 		T(test_nexus_inflight),
 		T(test_nexus_end),
 		T(test_nexus_table_bounded),
