@@ -473,6 +473,8 @@ static void put_node(FILE *f, const struct cfg_node *n)
 	put_portals(f, "portal", n->portals, n->n_portals);
 	put_portals(f, "proxy_portal", n->proxy_portals, n->n_proxy_portals);
 	put_portals(f, "witness", n->witnesses, n->n_witnesses);
+	if (n->client_address.host)
+		put_portals(f, "client_address", &n->client_address, 1);
 	fprintf(f, "targets=%zu\n", n->n_targets);
 	for (size_t i = 0; i < n->n_targets; i++)
 		put_target(f, &n->targets[i]);
