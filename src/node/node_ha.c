@@ -26,7 +26,14 @@
 #include "duet/log.h"
 #include "node_int.h"
 
-#define START_TIMEOUT_MS 10000
+/* Takeover form: how long a node started alone refuses logins on its own
+ * portals, because the partner may still hold its addresses (it proxied
+ * for us before we restarted). A live partner reaches us within its
+ * reconnect backoff (cap 5 s, +20% jitter: 6 s) plus the handshake (one
+ * heartbeat deadline): waiting longer only delays a lone start. The
+ * portal form has no address to conflict on and serves at once. */
+#define START_BACKOFF_MS 6000
+#define START_TIMEOUT_PORTAL_MS 1
 #define TAKEOVER_TIMEOUT_MS 2000
 #define RETRY_MS 1000
 #define DRAIN_TIMEOUT_MS 5000
@@ -681,7 +688,10 @@ int node_ha_start(struct duet_node *n)
 	struct ha_fsm_cfg fc = {
 		.node = n->self->name,
 		.takeover_form = n->takeover,
-		.start_timeout_ms = START_TIMEOUT_MS,
+		.start_timeout_ms =
+			n->takeover ? START_BACKOFF_MS +
+					      n->cfg->cluster.heartbeat_timeout_ms
+				    : START_TIMEOUT_PORTAL_MS,
 		.takeover_timeout_ms = TAKEOVER_TIMEOUT_MS,
 		.retry_ms = RETRY_MS,
 		.drain_timeout_ms = DRAIN_TIMEOUT_MS,
@@ -701,6 +711,12 @@ int node_ha_start(struct duet_node *n)
 	ha_damper_init(&n->damper, n->cfg->cluster.damp_ms, false);
 	ha_fsm_init(&n->fsm, &fc, &fsm_ops, n, node_now_ms());
 	n->fsm_ready = true;
+	if (n->takeover)
+		log_warn("pair: takeover form: the home port refuses logins "
+			 "(status 0x0301, retried by initiators) until partner "
+			 "%s tells whether it holds our portal addresses, or "
+			 "%u ms without an interconnect",
+			 n->partner->name, fc.start_timeout_ms);
 	n->last_state = ha_fsm_state(&n->fsm);
 	n->state_since_ms = node_now_ms();
 	peer_probe_config(n);
