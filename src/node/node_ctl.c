@@ -137,8 +137,8 @@ static int cmd_status(struct ctl_reply *r, struct duet_node *n)
 			n->peer_mon ? path_name(ha_path_mon_state(n->peer_mon))
 				    : "stopped");
 	else
-		ctl_reply_printf(r, "partner on the client network: not "
-				    "probed (no client_address)");
+		ctl_reply_printf(r, "partner on the client network: %s",
+				 n->peer_why ? n->peer_why : "not probed");
 	show_link(r, n);
 	show_port(r, n->home);
 	show_port(r, n->proxy);

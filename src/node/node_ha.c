@@ -537,6 +537,7 @@ static void peer_probe_config(struct duet_node *n)
 	n->peer_reach = HA_PATH_UNKNOWN;
 	if (!p && !n->takeover && n->partner->n_portals)
 		p = &n->partner->portals[0];
+	n->peer_why = "not probed (no client_address)";
 	if (!p) {
 		log_info("pair: partner %s has no client_address: its "
 			 "reachability on the client network is not probed",
@@ -544,6 +545,7 @@ static void peer_probe_config(struct duet_node *n)
 		return;
 	}
 	if (!n->self->client_interface) {
+		n->peer_why = "not probed (no client_interface here)";
 		log_info("pair: no client_interface: partner %s is not probed "
 			 "on the client network",
 			 n->partner->name);
@@ -551,6 +553,7 @@ static void peer_probe_config(struct duet_node *n)
 	}
 	node_hostport(n->peer_probe_addr, sizeof(n->peer_probe_addr), p);
 	if (ha_path_parse_hostport(n->peer_probe_addr, &n->peer_ss, &len) < 0) {
+		n->peer_why = "not probed (address not numeric)";
 		log_warn("pair: partner address %s: not numeric, not probed",
 			 n->peer_probe_addr);
 		return;
@@ -689,9 +692,10 @@ int node_ha_start(struct duet_node *n)
 		.node = n->self->name,
 		.takeover_form = n->takeover,
 		.start_timeout_ms =
-			n->takeover ? START_BACKOFF_MS +
-					      n->cfg->cluster.heartbeat_timeout_ms
-				    : START_TIMEOUT_PORTAL_MS,
+			n->takeover
+				? START_BACKOFF_MS +
+					  n->cfg->cluster.heartbeat_timeout_ms
+				: START_TIMEOUT_PORTAL_MS,
 		.takeover_timeout_ms = TAKEOVER_TIMEOUT_MS,
 		.retry_ms = RETRY_MS,
 		.drain_timeout_ms = DRAIN_TIMEOUT_MS,

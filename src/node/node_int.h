@@ -67,6 +67,7 @@ struct duet_node {
 	char peer_probe_addr[96];
 	struct sockaddr_storage peer_ss;
 	char peer_label[48];
+	const char *peer_why;  /* why not probed (for `pair`) */
 	int peer_reach;	       /* HA_PATH_*, as last fed to the machine */
 	int peer_raw;	       /* HA_PATH_*, as last reported by the prober */
 	struct event *ev_peer; /* confirms an "unreachable" verdict */

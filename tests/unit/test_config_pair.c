@@ -433,8 +433,9 @@ static void test_client_address(void **state)
 					      "\"iqn.2026-11.org.example:b");
 
 		assert_non_null(at);
-		assert_true(asprintf(&t, "%.*sclient_address = "
-					 "\"198.51.100.42\"; %s",
+		assert_true(asprintf(&t,
+				     "%.*sclient_address = "
+				     "\"198.51.100.42\"; %s",
 				     (int)(at - good), good, at) > 0);
 	}
 	if (load_as(t, "a", &y))
@@ -452,13 +453,15 @@ static void test_client_address(void **state)
 					    "interconnect = \"192.0.2.1\";\n"
 					    "  client_interface = \"eth0\"; "
 					    "portals = ( \"198.51.100.31\" );\n"
-					    "  client_address = \"198.51.100.32\"; "
+					    "  client_address = "
+					    "\"198.51.100.32\"; "
 					    "},\n"
 					    "{ name = \"b\"; interconnect = "
 					    "\"192.0.2.2\"; "
 					    "client_interface = \"eth1\";\n "
 					    "portals = ( \"198.51.100.32\" ); "
-					    "client_address = \"0.0.0.0\"; } );\n",
+					    "client_address = \"0.0.0.0\"; } "
+					    ");\n",
 			"a", &y),
 		-EINVAL);
 	expect_err(5, "node 'a': client_address 198.51.100.32 is a portal "
