@@ -21,6 +21,10 @@
 #   scripts/netns.sh down PREFIX        remove it (only what we created)
 #   scripts/netns.sh pull PREFIX a|b|client    take the node's bridge port down
 #   scripts/netns.sh restore PREFIX a|b|client bring it back up
+#   scripts/netns.sh isolate PREFIX a|b|client take the node's port out of the
+#                                       bridge: it keeps carrier, but nothing
+#                                       on the client network reaches it
+#   scripts/netns.sh rejoin PREFIX a|b|client  put it back into the bridge
 #   scripts/netns.sh cut-ic PREFIX      interconnect down (both ends)
 #   scripts/netns.sh restore-ic PREFIX  interconnect up
 #   scripts/netns.sh exec PREFIX NODE CMD...   = ip netns exec PREFIX-NODE CMD
@@ -173,6 +177,17 @@ cmd_link() {
 	nsx "$p-sw" ip link set "$(node_port "$node")" "$state"
 }
 
+cmd_isolate() {
+	local p=$1 node=$2 how=$3
+	require_owned "$p"
+	if [ "$how" = on ]; then
+		nsx "$p-sw" ip link set "$(node_port "$node")" nomaster
+	else
+		nsx "$p-sw" ip link set "$(node_port "$node")" master br0
+	fi
+	nsx "$p-sw" ip link set "$(node_port "$node")" up
+}
+
 cmd_ic() {
 	local p=$1 state=$2
 	require_owned "$p"
@@ -204,6 +219,8 @@ up) cmd_up "$P" ;;
 down) cmd_down "$P" ;;
 pull) [ $# -eq 3 ] || die "pull PREFIX NODE"; cmd_link "$P" "$3" down ;;
 restore) [ $# -eq 3 ] || die "restore PREFIX NODE"; cmd_link "$P" "$3" up ;;
+isolate) [ $# -eq 3 ] || die "isolate PREFIX NODE"; cmd_isolate "$P" "$3" on ;;
+rejoin) [ $# -eq 3 ] || die "rejoin PREFIX NODE"; cmd_isolate "$P" "$3" off ;;
 cut-ic) cmd_ic "$P" down ;;
 restore-ic) cmd_ic "$P" up ;;
 exec)
@@ -214,5 +231,5 @@ exec)
 	exec ip netns exec "$NS" "$@"
 	;;
 status) cmd_status "$P" ;;
-*) die "unknown command '$CMD' (up, down, pull, restore, cut-ic, restore-ic, exec, status)" ;;
+*) die "unknown command '$CMD' (up, down, pull, restore, isolate, rejoin, cut-ic, restore-ic, exec, status)" ;;
 esac

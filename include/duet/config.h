@@ -105,6 +105,9 @@ struct cfg_node {
 	size_t n_proxy_portals;
 	struct cfg_portal *witnesses;     /* TCP probe targets */
 	size_t n_witnesses;
+	/* Fixed (non-moving) client-network address the PARTNER probes to
+	 * tell whether this node is reachable; host NULL if not given. */
+	struct cfg_portal client_address;
 	struct cfg_target *targets;       /* targets this node owns */
 	size_t n_targets;
 	int line;

@@ -94,6 +94,10 @@ struct ha_path_cfg {
 	uint32_t probe_interval_ms; /* e.g. 1000 */
 	uint32_t probe_timeout_ms;  /* e.g. 800 */
 	unsigned probe_fail_max;    /* e.g. 2 */
+	/* What the reported state means, for log lines: NULL = "client
+	 * path"; e.g. "partner b" for the partner reachability probe.
+	 * Must outlive the monitor. */
+	const char *label;
 };
 
 /* Called on every damped change (up = true/false). */

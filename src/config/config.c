@@ -665,12 +665,30 @@ static void parse_node_ic(struct cfg_errs *e, const config_setting_t *g,
 			  why);
 }
 
+/* client_address = "ADDR[:PORT]": where the partner probes this node. */
+static void parse_client_address(struct cfg_errs *e, const config_setting_t *g,
+				 struct cfg_node *n)
+{
+	const char *v = get_str(e, g, "client_address", 300);
+	const char *why;
+
+	if (!v)
+		return;
+	n->client_address.line =
+		sline(config_setting_get_member(g, "client_address"));
+	why = cfg_parse_hostport(v, DUET_DEFAULT_PORT, &n->client_address);
+	if (why)
+		cfg_error(e, n->client_address.line,
+			  "client_address \"%s\": %s", v, why);
+}
+
 static void parse_node(struct cfg_errs *e, const config_setting_t *g,
 		       struct cfg_node *n, bool *targets_given)
 {
 	static const char *const keys[] = {
-		"name",		 "interconnect", "client_interface", "portals",
-		"proxy_portals", "witnesses",	 "targets",	     NULL};
+		"name",	   "interconnect",   "client_interface",
+		"portals", "proxy_portals",  "witnesses",
+		"targets", "client_address", NULL};
 
 	n->line = sline(g);
 	check_unknown(e, g, keys, "node");
@@ -684,6 +702,7 @@ static void parse_node(struct cfg_errs *e, const config_setting_t *g,
 			  &n->n_proxy_portals);
 	parse_portal_list(e, g, "witnesses", "witness", DUET_DEFAULT_PORT,
 			  &n->witnesses, &n->n_witnesses);
+	parse_client_address(e, g, n);
 	*targets_given = parse_target_list(e, g, &n->targets, &n->n_targets);
 }
 

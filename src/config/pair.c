@@ -175,9 +175,42 @@ static void check_cross_sockets(const struct duet_config *cfg,
 							la[j].p[y].line);
 }
 
+/* client_address is probed by the partner: it must be a fixed address of
+ * this node, never one that can move (a takeover-form portal address:
+ * after a takeover the partner would reach ITSELF there and give back at
+ * once) and never a wildcard. */
+static void check_client_address(const struct duet_config *cfg,
+				 const struct cfg_node *n, struct cfg_errs *e)
+{
+	const struct cfg_portal *ca = &n->client_address;
+
+	if (!ca->host)
+		return;
+	if (cfg_portal_is_wildcard(ca)) {
+		cfg_error(e, ca->line,
+			  "node '%s': client_address %s is a wildcard: give "
+			  "an address of this node the partner can probe",
+			  node_label(n), ca->host);
+		return;
+	}
+	if (cfg->cluster.proxy != CFG_PROXY_TAKEOVER)
+		return;
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < cfg->nodes[k].n_portals; i++)
+			if (strcmp(cfg->nodes[k].portals[i].host, ca->host) ==
+			    0)
+				cfg_error(e, ca->line,
+					  "node '%s': client_address %s is a "
+					  "portal address, which moves in the "
+					  "takeover form: use the node's fixed "
+					  "address on the client network",
+					  node_label(n), ca->host);
+}
+
 static void check_node_form(const struct duet_config *cfg,
 			    const struct cfg_node *n, struct cfg_errs *e)
 {
+	check_client_address(cfg, n, e);
 	if (n->n_portals == 0)
 		cfg_error(e, n->line,
 			  "node '%s' has no portals (add e.g. portals = ( "
@@ -476,6 +509,8 @@ static void put_node(FILE *f, const struct cfg_node *n)
 	put_portals(f, "portal", n->portals, n->n_portals);
 	put_portals(f, "proxy_portal", n->proxy_portals, n->n_proxy_portals);
 	put_portals(f, "witness", n->witnesses, n->n_witnesses);
+	if (n->client_address.host)
+		put_portals(f, "client_address", &n->client_address, 1);
 	fprintf(f, "targets=%zu\n", n->n_targets);
 	for (size_t i = 0; i < n->n_targets; i++)
 		put_target(f, &n->targets[i]);

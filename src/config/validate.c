@@ -157,6 +157,7 @@ void cfg_node_free(struct cfg_node *n)
 	cfg_free_portals(n->portals, n->n_portals);
 	cfg_free_portals(n->proxy_portals, n->n_proxy_portals);
 	cfg_free_portals(n->witnesses, n->n_witnesses);
+	free(n->client_address.host);
 	cfg_free_targets(n->targets, n->n_targets);
 }
 

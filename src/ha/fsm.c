@@ -418,11 +418,18 @@ static int h_ic_up_abandon(struct ha_fsm *f)
 
 static int h_boot_claim(struct ha_fsm *f)
 {
-	fsm_log(f, HA_LOG_WARN,
-		"no interconnect to the partner %u ms after start: claiming "
-		"own portal addresses (make sure the partner is not proxying "
-		"for this node)",
-		f->cfg.start_timeout_ms);
+	if (f->cfg.takeover_form)
+		fsm_log(f, HA_LOG_WARN,
+			"no interconnect to the partner %u ms after start: "
+			"claiming own portal addresses (make sure the partner "
+			"is not proxying for this node)",
+			f->cfg.start_timeout_ms);
+	else
+		fsm_log(f, HA_LOG_INFO,
+			"portal form: serving own portals without waiting for "
+			"the partner (no address can be on two hosts); "
+			"claiming own portal addresses, sync when the "
+			"interconnect comes up");
 	f->partner_may_hold = false;
 	claim_own(f);
 	return 0;

@@ -76,11 +76,13 @@ static void ms_to_tv(uint64_t ms, struct timeval *tv)
 static void report(struct ha_path_mon *m, enum ha_path_change ch)
 {
 	if (ch == HA_PATH_WENT_UP) {
-		log_info("path %s: client path up (stable for %u ms)",
-			 m->ifname, m->cfg.damp_ms);
+		log_info("path %s: %s up (stable for %u ms)", m->ifname,
+			 m->cfg.label ? m->cfg.label : "client path",
+			 m->cfg.damp_ms);
 		m->cb(m->ctx, true);
 	} else if (ch == HA_PATH_WENT_DOWN) {
-		log_warn("path %s: client path down (carrier %s%s)", m->ifname,
+		log_warn("path %s: %s down (carrier %s%s)", m->ifname,
+			 m->cfg.label ? m->cfg.label : "client path",
 			 m->agg.carrier == HA_PATH_UP ? "up" : "down",
 			 m->agg.carrier == HA_PATH_UP ? ", no witness reachable"
 						      : "");

@@ -176,7 +176,13 @@ void iscsi_conn_close(struct iscsi_conn *c, const char *why)
 {
 	if (c->state == CONN_CLOSED)
 		return;
-	log_info("%s: connection closed: %s", iscsi_conn_name(c), why);
+	/* A connect without a byte (the partner's reachability probe, a
+	 * port scan) is not worth a line at info level. */
+	if (!c->rx_seen && c->state == CONN_LOGIN)
+		log_debug("%s: connection closed without data: %s",
+			  iscsi_conn_name(c), why);
+	else
+		log_info("%s: connection closed: %s", iscsi_conn_name(c), why);
 	c->state = CONN_CLOSED;
 	conn_free_events(c);
 	if (c->fd >= 0)

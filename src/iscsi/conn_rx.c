@@ -278,6 +278,8 @@ int iscsi_conn_rx_feed(struct iscsi_conn *c, const uint8_t *p, size_t n)
 {
 	size_t used = 0;
 
+	if (n)
+		c->rx_seen = true;
 	while (used < n && rx_active(c)) {
 		uint32_t take = c->need - c->got;
 		uint8_t *d = rx_ptr(c);

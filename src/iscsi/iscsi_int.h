@@ -167,6 +167,7 @@ struct iscsi_conn {
 	struct iscsi_params params;
 	bool write_pending, want_close, closing_after_tx, rx_stopped;
 	bool logout_pending;
+	bool rx_seen; /* any byte received (else: a probe, logged quietly) */
 	uint8_t logout_reason;
 	uint32_t logout_itt;
 	time_t t_start, t_last_rx, t_ping, t_close;

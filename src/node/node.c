@@ -27,7 +27,7 @@ uint64_t node_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void hostport(char *buf, size_t len, const struct cfg_portal *p)
+void node_hostport(char *buf, size_t len, const struct cfg_portal *p)
 {
 	bool v6 = strchr(p->host, ':') != NULL;
 
@@ -298,8 +298,10 @@ static int make_link(struct duet_node *n)
 
 	_Static_assert(IC_FP_LEN == CFG_FINGERPRINT_LEN, "fingerprint size");
 	memcpy(lc.fingerprint, c->fingerprint, IC_FP_LEN);
-	hostport(n->ic_listen, sizeof(n->ic_listen), &n->self->interconnect);
-	hostport(n->ic_peer, sizeof(n->ic_peer), &n->partner->interconnect);
+	node_hostport(n->ic_listen, sizeof(n->ic_listen),
+		      &n->self->interconnect);
+	node_hostport(n->ic_peer, sizeof(n->ic_peer),
+		      &n->partner->interconnect);
 	rc = ic_link_new(n->base, &lc, &link_ops, n, &n->link, err,
 			 sizeof(err));
 	if (rc < 0) {

@@ -127,6 +127,18 @@ static int cmd_status(struct ctl_reply *r, struct duet_node *n)
 		n->pmon ? path_name(ha_path_mon_state(n->pmon)) : "",
 		f->peer_path_up ? "up" : "DOWN", f->own_held ? "yes" : "no",
 		f->partner_held ? "yes" : "no", f->proxy_open ? "yes" : "no");
+	if (n->peer_probe)
+		ctl_reply_printf(
+			r,
+			"partner on the client network: %s (probe "
+			"%s, now %s)",
+			f->peer_reach ? "reachable" : "UNREACHABLE",
+			n->peer_probe_addr,
+			n->peer_mon ? path_name(ha_path_mon_state(n->peer_mon))
+				    : "stopped");
+	else
+		ctl_reply_printf(r, "partner on the client network: %s",
+				 n->peer_why ? n->peer_why : "not probed");
 	show_link(r, n);
 	show_port(r, n->home);
 	show_port(r, n->proxy);

@@ -26,7 +26,14 @@
 #include "duet/log.h"
 #include "node_int.h"
 
-#define START_TIMEOUT_MS 10000
+/* Takeover form: how long a node started alone refuses logins on its own
+ * portals, because the partner may still hold its addresses (it proxied
+ * for us before we restarted). A live partner reaches us within its
+ * reconnect backoff (cap 5 s, +20% jitter: 6 s) plus the handshake (one
+ * heartbeat deadline): waiting longer only delays a lone start. The
+ * portal form has no address to conflict on and serves at once. */
+#define START_BACKOFF_MS 6000
+#define START_TIMEOUT_PORTAL_MS 1
 #define TAKEOVER_TIMEOUT_MS 2000
 #define RETRY_MS 1000
 #define DRAIN_TIMEOUT_MS 5000
@@ -360,6 +367,8 @@ static bool path_effective(const struct duet_node *n)
 	return n->damper.reported == HA_PATH_UP;
 }
 
+static void peer_probe_restart(struct duet_node *n);
+
 static void path_update(struct duet_node *n)
 {
 	bool up = path_effective(n);
@@ -386,7 +395,174 @@ static void path_update(struct duet_node *n)
 		n->t_path_down_ms = node_now_ms();
 	log_info("pair: node %s client path %s (%s)", n->self->name,
 		 up ? "up" : "DOWN", node_force_name(n->force));
+	/* Fresh partner probes from now on (see peer_cb). */
+	if (up)
+		peer_probe_restart(n);
 	node_ha_event(n, up ? HA_EV_LOCAL_UP : HA_EV_LOCAL_DOWN, 0);
+}
+
+/* ---- partner reachability (failover trigger #2) ----
+ *
+ * Rule (docs/failover.md, "Partner reachability"): "partner unreachable"
+ * is fed to the machine only when
+ *  - our own client path is up, and it is up through a reachable witness
+ *    (evidence that OUR side of the client network works: a node cut off
+ *    from the switch while keeping carrier must not take over its healthy
+ *    partner; a dead switch makes both nodes' witnesses unreachable, so
+ *    neither acts), and
+ *  - the verdict still holds one probe round later (probe_interval_ms +
+ *    probe_timeout_ms), so that a witness failing in the same round as
+ *    the partner probe turns our path down first.
+ * Probe results seen while our path is down are ignored, and the prober
+ * starts afresh when it comes back. "Reachable again" is damped by the
+ * prober (stable for damp_ms) and always fed: it only leads to giveback. */
+
+static bool own_side_proven(const struct duet_node *n)
+{
+	return n->path_up && n->force == NODE_PATH_AUTO && n->pmon &&
+	       n->self->n_witnesses > 0 &&
+	       ha_path_mon_state(n->pmon) == HA_PATH_UP;
+}
+
+static void peer_feed(struct duet_node *n, int st)
+{
+	if (st == n->peer_reach)
+		return;
+	n->peer_reach = st;
+	if (st == HA_PATH_UP)
+		log_info("pair: partner %s reachable on the client network "
+			 "(%s, stable for %u ms)",
+			 n->partner->name, n->peer_probe_addr,
+			 n->cfg->cluster.damp_ms);
+	else
+		log_warn("pair: partner %s UNREACHABLE on the client network "
+			 "(%s does not answer from %s) while our path and "
+			 "witness are up",
+			 n->partner->name, n->peer_probe_addr,
+			 n->self->client_interface);
+	node_ha_event(n,
+		      st == HA_PATH_UP ? HA_EV_PEER_REACHABLE
+				       : HA_EV_PEER_UNREACHABLE,
+		      0);
+}
+
+static void peer_confirm_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct duet_node *n = arg;
+
+	if (n->peer_raw != HA_PATH_DOWN)
+		return;
+	if (!own_side_proven(n)) {
+		log_info("pair: partner %s unreachable, but our own client "
+			 "path is not proven by a witness: not acted upon",
+			 n->partner->name);
+		return;
+	}
+	peer_feed(n, HA_PATH_DOWN);
+}
+
+static void peer_cb(void *ctx, bool up)
+{
+	struct duet_node *n = ctx;
+	const struct cfg_cluster *c = &n->cfg->cluster;
+	uint32_t ms = c->probe_interval_ms + c->probe_timeout_ms;
+	struct timeval tv = {(time_t)(ms / 1000),
+			     (suseconds_t)(ms % 1000) * 1000};
+
+	n->peer_raw = up ? HA_PATH_UP : HA_PATH_DOWN;
+	if (n->ev_peer)
+		event_del(n->ev_peer);
+	if (!n->path_up) {
+		log_debug("pair: partner %s probe %s ignored: our own client "
+			  "path is down",
+			  n->partner->name, up ? "reachable" : "unreachable");
+		return;
+	}
+	if (up) {
+		peer_feed(n, HA_PATH_UP);
+		return;
+	}
+	if (!own_side_proven(n)) {
+		if (!n->peer_warned)
+			log_warn("pair: partner %s unreachable at %s, not "
+				 "acted upon: this node has no reachable "
+				 "witness to prove its own side of the client "
+				 "network (configure witnesses)",
+				 n->partner->name, n->peer_probe_addr);
+		n->peer_warned = true;
+		return;
+	}
+	if (n->ev_peer)
+		event_add(n->ev_peer, &tv);
+}
+
+static void peer_probe_restart(struct duet_node *n)
+{
+	const struct cfg_cluster *c = &n->cfg->cluster;
+	struct ha_path_cfg pc = {
+		.ifname = n->self->client_interface,
+		.damp_ms = c->damp_ms,
+		.damp_initial = false,
+		.n_witnesses = 1,
+		.probe_interval_ms = c->probe_interval_ms,
+		.probe_timeout_ms = c->probe_timeout_ms,
+		.probe_fail_max = PROBE_FAIL_MAX,
+		.label = n->peer_label,
+	};
+
+	if (!n->peer_probe || n->stopping)
+		return;
+	n->peer_raw = HA_PATH_UNKNOWN;
+	if (n->ev_peer)
+		event_del(n->ev_peer);
+	if (n->peer_mon)
+		ha_path_mon_destroy(n->peer_mon);
+	n->peer_mon = NULL;
+	pc.witness[0] = n->peer_ss;
+	if (ha_path_mon_create(n->base, &pc, peer_cb, n, &n->peer_mon) < 0)
+		log_err("pair: cannot probe partner %s at %s: failover on "
+			"client-network unreachability disabled",
+			n->partner->name, n->peer_probe_addr);
+}
+
+/* Where the partner is probed: its client_address, else (portal form)
+ * its first portal; the takeover form's portals move, so none then. */
+static void peer_probe_config(struct duet_node *n)
+{
+	const struct cfg_portal *p = n->partner->client_address.host
+					     ? &n->partner->client_address
+					     : NULL;
+	socklen_t len;
+
+	n->peer_reach = HA_PATH_UNKNOWN;
+	if (!p && !n->takeover && n->partner->n_portals)
+		p = &n->partner->portals[0];
+	n->peer_why = "not probed (no client_address)";
+	if (!p) {
+		log_info("pair: partner %s has no client_address: its "
+			 "reachability on the client network is not probed",
+			 n->partner->name);
+		return;
+	}
+	if (!n->self->client_interface) {
+		n->peer_why = "not probed (no client_interface here)";
+		log_info("pair: no client_interface: partner %s is not probed "
+			 "on the client network",
+			 n->partner->name);
+		return;
+	}
+	node_hostport(n->peer_probe_addr, sizeof(n->peer_probe_addr), p);
+	if (ha_path_parse_hostport(n->peer_probe_addr, &n->peer_ss, &len) < 0) {
+		n->peer_why = "not probed (address not numeric)";
+		log_warn("pair: partner address %s: not numeric, not probed",
+			 n->peer_probe_addr);
+		return;
+	}
+	n->peer_probe = true;
+	snprintf(n->peer_label, sizeof(n->peer_label), "partner %s probe",
+		 n->partner->name);
+	log_info("pair: probing partner %s at %s out of %s", n->partner->name,
+		 n->peer_probe_addr, n->self->client_interface);
 }
 
 /* Forced states and the interface-less path go through our own damper
@@ -515,7 +691,11 @@ int node_ha_start(struct duet_node *n)
 	struct ha_fsm_cfg fc = {
 		.node = n->self->name,
 		.takeover_form = n->takeover,
-		.start_timeout_ms = START_TIMEOUT_MS,
+		.start_timeout_ms =
+			n->takeover
+				? START_BACKOFF_MS +
+					  n->cfg->cluster.heartbeat_timeout_ms
+				: START_TIMEOUT_PORTAL_MS,
 		.takeover_timeout_ms = TAKEOVER_TIMEOUT_MS,
 		.retry_ms = RETRY_MS,
 		.drain_timeout_ms = DRAIN_TIMEOUT_MS,
@@ -528,14 +708,22 @@ int node_ha_start(struct duet_node *n)
 	n->ev_fsm = evtimer_new(n->base, fsm_timer_cb, n);
 	n->ev_damp = evtimer_new(n->base, damp_cb, n);
 	n->ev_serve = evtimer_new(n->base, serve_check, n);
-	if (!n->ev_fsm || !n->ev_damp || !n->ev_serve)
+	n->ev_peer = evtimer_new(n->base, peer_confirm_cb, n);
+	if (!n->ev_fsm || !n->ev_damp || !n->ev_serve || !n->ev_peer)
 		return -ENOMEM;
 	iscsi_port_set_drained_cb(n->proxy, proxy_drained, n);
 	ha_damper_init(&n->damper, n->cfg->cluster.damp_ms, false);
 	ha_fsm_init(&n->fsm, &fc, &fsm_ops, n, node_now_ms());
 	n->fsm_ready = true;
+	if (n->takeover)
+		log_warn("pair: takeover form: the home port refuses logins "
+			 "(status 0x0301, retried by initiators) until partner "
+			 "%s tells whether it holds our portal addresses, or "
+			 "%u ms without an interconnect",
+			 n->partner->name, fc.start_timeout_ms);
 	n->last_state = ha_fsm_state(&n->fsm);
 	n->state_since_ms = node_now_ms();
+	peer_probe_config(n);
 	rc = start_monitor(n);
 	if (rc < 0)
 		return rc;
@@ -547,6 +735,15 @@ int node_ha_start(struct duet_node *n)
 
 void node_ha_stop(struct duet_node *n)
 {
+	if (n->peer_mon) {
+		ha_path_mon_destroy(n->peer_mon);
+		n->peer_mon = NULL;
+	}
+	n->peer_probe = false;
+	if (n->ev_peer) {
+		event_free(n->ev_peer);
+		n->ev_peer = NULL;
+	}
 	if (n->pmon) {
 		ha_path_mon_destroy(n->pmon);
 		n->pmon = NULL;

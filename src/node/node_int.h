@@ -58,6 +58,20 @@ struct duet_node {
 	struct event *ev_fsm;	  /* the machine's deadline */
 	struct ha_path_mon *pmon; /* NULL without client_interface */
 	struct ha_damper damper;  /* forced / interface-less path */
+	/* Partner reachability on the client network (trigger #2): TCP
+	 * probes of the partner's fixed client address, out of our client
+	 * interface, damped like the path monitor. Fed to the machine only
+	 * while our own path is up; restarted each time it comes back. */
+	struct ha_path_mon *peer_mon; /* NULL: not probed */
+	bool peer_probe;	      /* configured (address + interface) */
+	char peer_probe_addr[96];
+	struct sockaddr_storage peer_ss;
+	char peer_label[48];
+	const char *peer_why;  /* why not probed (for `pair`) */
+	int peer_reach;	       /* HA_PATH_*, as last fed to the machine */
+	int peer_raw;	       /* HA_PATH_*, as last reported by the prober */
+	struct event *ev_peer; /* confirms an "unreachable" verdict */
+	bool peer_warned;      /* "no witness: not acted upon" logged */
 	struct event *ev_damp;
 	enum node_force force;
 	bool path_up;	   /* what the machine was told last */
@@ -75,6 +89,8 @@ struct duet_node {
 };
 
 uint64_t node_now_ms(void);
+/* "host:port", "[v6]:port" */
+void node_hostport(char *buf, size_t len, const struct cfg_portal *p);
 
 /* node_ha.c */
 int node_ha_start(struct duet_node *n);

@@ -80,6 +80,7 @@ struct env {
 	int orig_ns;	    /* our namespace before entering the client's */
 	bool topo_up;
 	enum form form;
+	bool b_no_witness; /* b's own path = its carrier only */
 	/* writer thread */
 	struct pt_writer *w;
 	pthread_t th;
@@ -387,8 +388,10 @@ static int write_pair_conf(struct env *e, enum form form, const char *path,
 				"    proxy_portals = ( \"198.51.100.%d:3260\" "
 				");\n",
 				21 + n);
+		if (n == 0 || !e->b_no_witness)
+			fprintf(f, "    witnesses = ( \"198.51.100.1:3260\" "
+				   ");\n");
 		fprintf(f,
-			"    witnesses = ( \"198.51.100.1:3260\" );\n"
 			"    targets = ( { name = "
 			"\"iqn.2026-11.org.example:%c.disk0\";\n"
 			"      luns = ( { path = \"%s/%c-disk0.img\"; size = "
@@ -1224,6 +1227,61 @@ static void test_ten_flaps(void **state)
 	assert_int_equal(r->hard_errors, 0);
 }
 
+/* Failover trigger #2: b keeps its carrier and its interconnect, but the
+ * client network cannot reach it (its switch port is taken out of the
+ * bridge). b has no witness, so its own path stays up: only a's probes of
+ * b's client address can tell. a takes over; when b rejoins, a gives back
+ * once its probes have reached b for damp_ms. */
+static void test_partner_unreachable(void **state)
+{
+	struct env *e = *state;
+	const struct pt_result *r;
+	double t;
+
+	SKIP_IF_CANNOT(e);
+	e->b_no_witness = true;
+	start_pair(e, FORM_PORTAL);
+	writer_on_b(e);
+	pt_writer_mark(e->w, "isolate");
+	assert_int_equal(netns(e, "isolate", "b"), 0);
+	msleep(100);
+	assert_true(carrier(e, "b", "cl0"));
+	t = wait_progress(e, 500, 30);
+	if (t < 0) {
+		dump_logs(e);
+		fail_msg(
+			"no I/O through a's proxy port 30 s after isolating b");
+	}
+	fprintf(stderr,
+		"# TIMING %s portal: isolate b (carrier up) -> 500 proxied "
+		"writes %.3f s\n",
+		e->prefix, t + 0.1);
+	assert_int_equal(run("grep -q 'b UNREACHABLE on the client network' "
+			     "%s/a.log",
+			     e->dir),
+			 0);
+	/* b never saw its own path go down: trigger #2, not #1 */
+	assert_int_not_equal(run("grep -q 'client path DOWN' %s/b.log", e->dir),
+			     0);
+	assert_true(wait_progress(e, 1000, 10) >= 0);
+	pt_writer_mark(e->w, "rejoin");
+	assert_int_equal(netns(e, "rejoin", "b"), 0);
+	t = wait_giveback(e, DAMP_MS / 1000.0 + 30);
+	if (t < 0) {
+		dump_logs(e);
+		fail_msg("no giveback after b rejoined the client network");
+	}
+	fprintf(stderr,
+		"# TIMING %s: rejoin -> giveback (client home) %.3f s\n",
+		e->prefix, t);
+	assert_true(wait_progress(e, 1000, 10) >= 0);
+	r = writer_finish_and_verify(e);
+	report_mark(e, 0, "isolate");
+	report_mark(e, 1, "rejoin");
+	assert_int_equal(r->hard_errors, 0);
+	assert_int_equal(r->abandoned, 0);
+}
+
 /* Can a log in to b's target on a's proxy portal (portal form)? */
 static bool proxy_login_works(void)
 {
@@ -1382,6 +1440,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ic_cut_takeover,
 						setup_or_clean, teardown),
 		cmocka_unit_test_setup_teardown(test_owner_restart,
+						setup_or_clean, teardown),
+		cmocka_unit_test_setup_teardown(test_partner_unreachable,
 						setup_or_clean, teardown),
 		cmocka_unit_test_setup_teardown(test_ten_flaps, setup_or_clean,
 						teardown),

@@ -419,6 +419,56 @@ static void test_proxy_form(void **state)
 	expect_err(4, "node 'a': portal 0.0.0.0 cannot move to the partner");
 }
 
+/* client_address: parsed (default port 3260), in the fingerprint, never a
+ * moving (takeover-form portal) address nor a wildcard. */
+static void test_client_address(void **state)
+{
+	struct duet_config x, y;
+	char *t;
+
+	assert_int_equal(load_as(good, "a", &x), 0);
+	assert_null(x.nodes[1].client_address.host);
+	{
+		const char *at = strstr(good, "  targets = ( { name = "
+					      "\"iqn.2026-11.org.example:b");
+
+		assert_non_null(at);
+		assert_true(asprintf(&t,
+				     "%.*sclient_address = "
+				     "\"198.51.100.42\"; %s",
+				     (int)(at - good), good, at) > 0);
+	}
+	if (load_as(t, "a", &y))
+		fail_msg("%s", errs);
+	assert_string_equal(y.nodes[1].client_address.host, "198.51.100.42");
+	assert_int_equal(y.nodes[1].client_address.port, 3260);
+	assert_memory_not_equal(x.cluster.fingerprint, y.cluster.fingerprint,
+				32);
+	config_free(&y);
+	free(t);
+	config_free(&x);
+
+	assert_int_equal(
+		load_as(CLUSTER("takeover") "nodes = ( { name = \"a\"; "
+					    "interconnect = \"192.0.2.1\";\n"
+					    "  client_interface = \"eth0\"; "
+					    "portals = ( \"198.51.100.31\" );\n"
+					    "  client_address = "
+					    "\"198.51.100.32\"; "
+					    "},\n"
+					    "{ name = \"b\"; interconnect = "
+					    "\"192.0.2.2\"; "
+					    "client_interface = \"eth1\";\n "
+					    "portals = ( \"198.51.100.32\" ); "
+					    "client_address = \"0.0.0.0\"; } "
+					    ");\n",
+			"a", &y),
+		-EINVAL);
+	expect_err(5, "node 'a': client_address 198.51.100.32 is a portal "
+		      "address, which moves");
+	expect_err(7, "node 'b': client_address 0.0.0.0 is a wildcard");
+}
+
 static void test_portals(void **state)
 {
 	struct duet_config c;
@@ -566,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_interconnect),
 		cmocka_unit_test(test_secret),
 		cmocka_unit_test(test_proxy_form),
+		cmocka_unit_test(test_client_address),
 		cmocka_unit_test(test_portals),
 		cmocka_unit_test(test_targets),
 		cmocka_unit_test(test_timings),
