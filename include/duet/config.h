@@ -90,7 +90,7 @@ struct cfg_cluster {
 	uint32_t probe_interval_ms; /* witness probes */
 	uint32_t probe_timeout_ms;
 	/* SHA-256 over the canonical rendering of the pair-wide content
-	 * (docs/configuration.md, "Config fingerprint"). */
+	 * (README.md, "Config fingerprint"). */
 	uint8_t fingerprint[CFG_FINGERPRINT_LEN];
 	int line;
 };
