@@ -112,8 +112,15 @@ rc=$?
 echo "$DISC" | sed 's/^/VMTEST INFO discovery: /'
 [ $rc -eq 0 ] || die "discovery failed (iscsiadm exit $rc)"
 echo "$DISC" | grep -q " $IQN\$" || die "discovery did not list $IQN"
-iscsiadm -m node -o delete >/dev/null 2>&1
-iscsiadm -m node -o new -T "$IQN" -p "$PORTAL" >/dev/null || die "iscsiadm -o new failed"
+if [ "$MODE" = pair ]; then
+	# The pair's node b lists the address we reached: log in with the
+	# discovered record as a user would (it has the TPGT, which open-iscsi
+	# checks at every re-login, through the proxy port too).
+	echo "$DISC" | grep -q "^$PORTAL,[0-9]* $IQN\$" || die "discovery did not list $IQN at $PORTAL"
+else
+	iscsiadm -m node -o delete >/dev/null 2>&1
+	iscsiadm -m node -o new -T "$IQN" -p "$PORTAL" >/dev/null || die "iscsiadm -o new failed"
+fi
 
 step "login"
 OUT=$(iscsiadm -m node -T "$IQN" -p "$PORTAL" --login 2>&1)
@@ -272,7 +279,7 @@ timing() {
 	}
 	END {
 		for (m = 1; m <= nm; m++)
-			printf "VMTEST TIMING %s: %s at %.2f: next write completed %.2fs later\n", name, mark[m], mt[m], (m in first) ? first[m] : -1
+			if (mark[m] != "STOP") printf "VMTEST TIMING %s: %s at %.2f: next write completed %.2fs later\n", name, mark[m], mt[m], (m in first) ? first[m] : -1
 		printf "VMTEST TIMING %s: longest stall %.2fs (no write completed after %.2f)\n", name, gap, gapat
 	}' /tmp/host.msg "/tmp/$1.times"
 }
