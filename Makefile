@@ -28,7 +28,7 @@ INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 INTEG_COMMON := $(wildcard tests/integration/common.c)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps check unit integration conformance vmtest run asan fuzz fuzz-short \
+.PHONY: all deps check unit integration conformance vmtest vmtest-pair run asan fuzz fuzz-short \
 	install clean format bench demo tests
 
 all: $(BUILD)/duetd $(BUILD)/duetctl
@@ -90,6 +90,10 @@ conformance: all
 # build/duetd; needs qemu-system-x86 and Debian's archive (scripts/vm/).
 vmtest: all
 	@BUILD=$(BUILD) bash scripts/vm/run-guest.sh
+
+# The kernel initiator through a pair failover (root: namespaces).
+vmtest-pair: all
+	@BUILD=$(BUILD) bash scripts/vm/run-pair.sh
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \

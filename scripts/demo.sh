@@ -25,6 +25,7 @@ RATE=${DEMO_RATE:-200}
 QD=${DEMO_QD:-8}
 PULL_S=${DEMO_PULL_S:-10}
 DAMP_MS=3000
+. scripts/pair-lib.sh
 P=duetdemo$$
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/duet-demo.XXXXXX")
 PIDS=()
@@ -37,16 +38,8 @@ die() {
 }
 
 cleanup() {
-	local pid
 	[ -n "$WRITER" ] && kill "$WRITER" 2>/dev/null
-	for pid in "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null
-	done
-	sleep 0.5
-	for pid in "${PIDS[@]}"; do
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
+	pair_stop
 	bash scripts/netns.sh down "$P" 2>/dev/null
 	if [ "${DEMO_KEEP:-0}" = 1 ]; then
 		echo "logs kept in $DIR"
@@ -59,8 +52,7 @@ cleanup() {
 [ -x "$BUILD/duetd" ] && [ -x "$BUILD/tests/tools/pairio" ] ||
 	die "build first: make all $BUILD/tests/tools/pairio"
 case $FORM in
-takeover) A_PORTAL=198.51.100.31 B_PORTAL=198.51.100.32 ;;
-portal) A_PORTAL=198.51.100.11 B_PORTAL=198.51.100.12 ;;
+takeover | portal) B_PORTAL=$(pair_portal "$FORM" b) ;;
 *) die "DEMO_FORM must be takeover or portal" ;;
 esac
 trap cleanup EXIT
@@ -70,66 +62,14 @@ say "Topology: client --- switch --- node a, node b; a <-> b interconnect ($P-*)
 bash scripts/netns.sh up "$P" || die "could not build the namespaces"
 bash scripts/netns.sh status "$P"
 
-echo "duet-demo-secret-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$DIR/pair.key"
-chmod 600 "$DIR/pair.key"
-node_conf() { # NAME N
-	local n=$1 i=$2
-	cat <<EOF
-  { name = "$n";
-    interconnect = "192.0.2.$i:3270";
-    client_interface = "cl0";
-    portals = ( "$([ "$n" = a ] && echo $A_PORTAL || echo $B_PORTAL):3260" );
-$([ "$FORM" = portal ] && echo "    proxy_portals = ( \"198.51.100.2$i:3260\" );")
-    witnesses = ( "198.51.100.1:3260" );
-    targets = ( { name = "iqn.2026-11.org.example:$n.disk0";
-                  luns = ( { path = "$DIR/$n-disk0.img"; size = "256M"; } ); } );
-  }
-EOF
-}
-{
-	cat <<EOF
-# duet demo pair ($FORM form), written by scripts/demo.sh
-log_level = "info";
-cluster = {
-  name = "demo";
-  secret_file = "$DIR/pair.key";
-  proxy = "$FORM";
-  heartbeat_interval_ms = 250;
-  heartbeat_timeout_ms = 1500;
-  damp_ms = $DAMP_MS;
-  probe_interval_ms = 500; probe_timeout_ms = 1000;
-};
-nodes = (
-EOF
-	node_conf a 1
-	echo ","
-	node_conf b 2
-	echo ");"
-} >"$DIR/pair.conf"
+pair_conf "$DIR" "$FORM" info 256M >/dev/null ||
+	die "this duetd does not accept the pair configuration"
 say "Pair configuration ($FORM form): $DIR/pair.conf"
 sed 's/^/    /' "$DIR/pair.conf"
-"$BUILD/duetd" --check-config -c "$DIR/pair.conf" -n a ||
-	die "this duetd does not accept the pair configuration"
 
 say "Starting node a and node b"
-for n in a b; do
-	ip netns exec "$P-$n" "$BUILD/duetd" -f -c "$DIR/pair.conf" -n $n \
-		--ctl-socket "$DIR/$n.sock" >"$DIR/$n.log" 2>&1 &
-	PIDS+=($!)
-done
-reach() { ip netns exec "$P-client" timeout 1 bash -c "exec 3<>/dev/tcp/$1/3260" 2>/dev/null; }
-END=$((SECONDS + 15))
-while [ $SECONDS -lt $END ]; do
-	reach $A_PORTAL && reach $B_PORTAL && break
-	kill -0 "${PIDS[0]}" 2>/dev/null && kill -0 "${PIDS[1]}" 2>/dev/null ||
-		break # a daemon exited: its log says why
-	sleep 0.1
-done
-if ! reach $B_PORTAL; then
-	tail -n 20 "$DIR"/a.log "$DIR"/b.log
-	die "node b does not serve $B_PORTAL:3260"
-fi
-sleep 2.5 # interconnect handshake + a heartbeat deadline
+pair_start "$P" "$DIR"
+pair_wait "$P" "$DIR" || die "the pair did not start"
 tail -n 4 "$DIR/a.log" "$DIR/b.log"
 
 URLS=(--url "iscsi://$B_PORTAL/iqn.2026-11.org.example:b.disk0/0")

@@ -4,7 +4,8 @@
 #   scripts/run-tests.sh unit|integration|conformance|vm|fuzz|all
 # Env: BUILD (build or build-asan), FUZZ_SECONDS (per fuzzer),
 #      UNIT_TIMEOUT, INTEG_TIMEOUT (seconds per binary), VMTEST=0 (skip the
-#      kernel-initiator VM test), VM_TIMEOUT (its guest timeout, seconds).
+#      kernel-initiator VM tests), VMPAIR=0 (skip only the pair one),
+#      VM_TIMEOUT (their guest timeout, seconds).
 set -uo pipefail
 
 MODE=${1:-all}
@@ -135,31 +136,40 @@ run_fuzz() {
 	[ $found -eq 1 ] || echo "(no fuzzers)"
 }
 
-# The kernel-initiator test (scripts/vm/run-guest.sh): a Linux guest under
-# qemu logs in with open-iscsi + iscsi_tcp and checks O_DIRECT I/O. Counted
-# as one test; skipped (with the reason) without qemu-system-x86_64 or when
-# the guest packages cannot be downloaded; VMTEST=0 skips it on purpose.
-run_vmtest() {
-	local out="$LOGDIR/vmtest.log" rc
-	echo "== kernel initiator in a VM (scripts/vm/run-guest.sh)"
-	if [ "${VMTEST:-1}" = 0 ]; then
-		echo "   SKIP: VMTEST=0"
+# The kernel-initiator tests: a Linux guest under qemu logs in with
+# open-iscsi + iscsi_tcp and checks O_DIRECT I/O, against one duetd
+# (scripts/vm/run-guest.sh) and through a pair failover in namespaces
+# (scripts/vm/run-pair.sh, ~1 min). Each counted as one test; skipped (with
+# the reason) without qemu-system-x86_64, root or namespaces, or when the
+# guest packages cannot be downloaded; VMTEST=0 skips both on purpose,
+# VMPAIR=0 the pair one.
+# run_vm NAME SCRIPT ENABLED
+run_vm() {
+	local name=$1 script=$2 out="$LOGDIR/$1.log" rc
+	echo "== kernel initiator in a VM: $name ($script)"
+	if [ "$3" = 0 ]; then
+		echo "   SKIP: disabled (VMTEST=0 / VMPAIR=0)"
 		SKIP=$((SKIP + 1))
 		return
 	fi
-	BUILD="$BUILD" TIMEOUT="${VM_TIMEOUT:-600}" bash scripts/vm/run-guest.sh >"$out" 2>&1
+	BUILD="$BUILD" TIMEOUT="${VM_TIMEOUT:-600}" bash "$script" >"$out" 2>&1
 	rc=$?
 	case $rc in
 	0)
 		PASS=$((PASS + 1))
-		grep -E '^vm: VMTEST RESULT' "$out" | sed 's/^/   /' ;;
+		grep -E '^vm(pair)?: VMTEST RESULT|^  (pull|restore|guest: PULL|guest: longest)' "$out" |
+			sed 's/^ */   /' ;;
 	77)
 		SKIP=$((SKIP + 1))
 		grep -E '^SKIP' "$out" | sed 's/^/   /' ;;
 	*)
-		note_fail "vmtest: kernel initiator test failed (exit $rc)"
+		note_fail "$name: kernel initiator test failed (exit $rc)"
 		tail -n 120 "$out" ;;
 	esac
+}
+run_vmtest() {
+	run_vm vmtest scripts/vm/run-guest.sh "${VMTEST:-1}"
+	run_vm vmtest-pair scripts/vm/run-pair.sh "$([ "${VMTEST:-1}" = 0 ] && echo 0 || echo "${VMPAIR:-1}")"
 }
 
 case "$MODE" in

@@ -6,6 +6,10 @@
 # writes known patterns with O_DIRECT in 1 MiB and 4 KiB blocks, reads them
 # back, logs out, prints one line "RESULT PASS|FAIL ..." and powers off.
 # Command line: duet.portal=HOST:PORT duet.iqn=IQN duet.luns=N [duet.flap=S] [duet.restart=S]
+#               [duet.mode=pair]
+# duet.mode=pair (scripts/vm/run-pair.sh): no disk checks; only the PAIR
+# writer, driven by the host's messages on /dev/ttyS1 (PULL, RESTORE,
+# GIVEBACK: marks for the timing; STOP: end the writer).
 # Lines for the host start with "VMTEST " (INFO/CHECK/STEP/FAIL/RESULT).
 
 /bin/busybox --install -s /bin
@@ -21,6 +25,7 @@ IQN=
 NLUNS=1
 FLAP=0
 RESTART=0
+MODE=single
 for w in $(cat /proc/cmdline); do
 	case "$w" in
 	duet.portal=*) PORTAL=${w#duet.portal=} ;;
@@ -28,6 +33,7 @@ for w in $(cat /proc/cmdline); do
 	duet.luns=*) NLUNS=${w#duet.luns=} ;;
 	duet.flap=*) FLAP=${w#duet.flap=} ;;
 	duet.restart=*) RESTART=${w#duet.restart=} ;;
+	duet.mode=*) MODE=${w#duet.mode=} ;;
 	esac
 done
 
@@ -41,7 +47,7 @@ fail() {
 }
 finish() {
 	step "dmesg (scsi/iscsi/sd lines)"
-	dmesg | grep -iE 'scsi|iscsi|sd[a-z]|connection|blk_update|I/O error|sense|conn error' |
+	dmesg | grep -iE 'scsi|iscsi|sd[a-z]|connection|blk_update|I/O error|offline|sense|conn error' |
 		sed 's/^/VMTEST DMESG /'
 	if [ "$FAILS" -eq 0 ] && [ -z "$1" ]; then
 		say "RESULT PASS uptime=$(cut -d' ' -f1 /proc/uptime)"
@@ -87,6 +93,17 @@ while ! iscsiadm -m session >/dev/null 2>&1 && [ $i -lt 20 ]; do
 done
 step "iscsid up"
 
+# Messages from the host (second serial port), each stamped on arrival
+# with the guest's uptime: "UPTIME WORD" lines in /tmp/host.msg.
+: >/tmp/host.msg
+if [ "$MODE" = pair ] && [ -e /dev/ttyS1 ]; then
+	stty -F /dev/ttyS1 raw -echo 2>/dev/null
+	(while read -r m; do
+		echo "$(cut -d' ' -f1 /proc/uptime) $m" >>/tmp/host.msg
+	done </dev/ttyS1) &
+fi
+host_said() { grep -q " $1\$" /tmp/host.msg; }
+
 # Discovery. The target lists its own portal addresses; seen from the guest
 # the host's 127.0.0.1 is 10.0.2.2 (qemu user networking), so the record
 # used for login is made for the address we reached it on.
@@ -95,8 +112,15 @@ rc=$?
 echo "$DISC" | sed 's/^/VMTEST INFO discovery: /'
 [ $rc -eq 0 ] || die "discovery failed (iscsiadm exit $rc)"
 echo "$DISC" | grep -q " $IQN\$" || die "discovery did not list $IQN"
-iscsiadm -m node -o delete >/dev/null 2>&1
-iscsiadm -m node -o new -T "$IQN" -p "$PORTAL" >/dev/null || die "iscsiadm -o new failed"
+if [ "$MODE" = pair ]; then
+	# The pair's node b lists the address we reached: log in with the
+	# discovered record as a user would (it has the TPGT, which open-iscsi
+	# checks at every re-login, through the proxy port too).
+	echo "$DISC" | grep -q "^$PORTAL,[0-9]* $IQN\$" || die "discovery did not list $IQN at $PORTAL"
+else
+	iscsiadm -m node -o delete >/dev/null 2>&1
+	iscsiadm -m node -o new -T "$IQN" -p "$PORTAL" >/dev/null || die "iscsiadm -o new failed"
+fi
 
 step "login"
 OUT=$(iscsiadm -m node -T "$IQN" -p "$PORTAL" --login 2>&1)
@@ -215,7 +239,7 @@ test_disk() {
 	say "CHECK lun=$LUN off=$END_OFF len=$MB md5=$MD5_TAIL"
 }
 
-for d in /sys/block/sd*; do
+[ "$MODE" = pair ] || for d in /sys/block/sd*; do
 	DEV=$(basename "$d")
 	hctl=$(basename "$(readlink "$d/device")")
 	LUN=${hctl##*:}
@@ -227,10 +251,38 @@ done
 # O_DIRECT (region 48-56 MiB and 56-56.5 MiB of LUN 0). The guest prints
 # "VMTEST <NAME> READY"; the host then, for SECONDS:
 #  - FLAP (duet.flap=SECONDS): pulls the guest's link (qemu set_link off);
-#  - RESTART (duet.restart=SECONDS): stops duetd (SIGTERM) and starts it again.
+#  - RESTART (duet.restart=SECONDS): stops duetd (SIGTERM) and starts it again;
+#  - PAIR (duet.mode=pair): pulls node b's link, restores it, lets the
+#    giveback happen, and says STOP on /dev/ttyS1 (SECONDS: 0, until STOP).
+# Every completed write is timed (/tmp/NAME.times); `timing` prints the
+# longest stall and, for each host message, how long until the next write
+# completed.
 # With the stock iscsid.conf (NOP-Out 5+5 s, replacement_timeout 120 s) the
 # kernel must recover the session and finish every write without an error.
 cp /tmp/big0 /tmp/flap
+now() { cut -d' ' -f1 /proc/uptime; }
+# writer_done NAME SECONDS START ROUND
+writer_done() {
+	if [ "$1" = PAIR ]; then
+		host_said STOP || [ "$(now | cut -d. -f1)" -gt $(($3 + 900)) ]
+		return
+	fi
+	[ "$(now | cut -d. -f1)" -ge "$(awk "BEGIN{print int($3 + $2 + 20)}")" ] && [ "$4" -ge 8 ]
+}
+timing() {
+	awk -v name="$1" 'FILENAME == ARGV[1] { nm++; mt[nm] = $1; mark[nm] = $2; next }
+	{
+		if (prev != "" && $1 - prev > gap) { gap = $1 - prev; gapat = prev }
+		prev = $1
+		for (m = 1; m <= nm; m++)
+			if (!(m in first) && $1 > mt[m]) first[m] = $1 - mt[m]
+	}
+	END {
+		for (m = 1; m <= nm; m++)
+			if (mark[m] != "STOP") printf "VMTEST TIMING %s: %s at %.2f: next write completed %.2fs later\n", name, mark[m], mt[m], (m in first) ? first[m] : -1
+		printf "VMTEST TIMING %s: longest stall %.2fs (no write completed after %.2f)\n", name, gap, gapat
+	}' /tmp/host.msg "/tmp/$1.times"
+}
 disrupt() {
 	name=$1
 	secs=$2
@@ -238,23 +290,28 @@ disrupt() {
 	LUN=0
 	step "$name: writer starts on /dev/$DEV"
 	say "$name READY"
-	t=$(cut -d' ' -f1 /proc/uptime)
-	end=$(awk "BEGIN{print int($t + $secs + 20)}")
+	t=$(now | cut -d. -f1)
+	pause=0.5
+	[ "$name" = PAIR ] && pause=0.1
+	: >"/tmp/$name.times"
 	i=0
-	while [ "$(cut -d' ' -f1 /proc/uptime | cut -d. -f1)" -lt "$end" ] || [ $i -lt 8 ]; do
+	until writer_done "$name" "$secs" "$t" "$i"; do
 		k=$((i % 8))
-		s=$(cut -d' ' -f1 /proc/uptime)
+		s=$(now)
 		dd if=/tmp/big0 of=/tmp/chunk bs=4k skip=$(((i * 7 + secs) % 4096)) count=256 2>/dev/null
 		dd if=/tmp/chunk of=/tmp/flap bs=1M seek=$k count=1 conv=notrunc 2>/dev/null
 		dd if=/tmp/chunk of="/dev/$DEV" bs=1M seek=$((48 + k)) count=1 oflag=direct 2>/tmp/dd.err ||
 			fail "$name: 1 MiB write $i: $(tail -n 1 /tmp/dd.err)"
+		echo "$(now) 1M $i" >>"/tmp/$name.times"
 		dd if=/tmp/chunk of="/dev/$DEV" bs=4k seek=$((56 * 256 + k * 16)) count=16 oflag=direct 2>/tmp/dd.err ||
 			fail "$name: 4 KiB writes $i: $(tail -n 1 /tmp/dd.err)"
+		echo "$(now) 4K $i" >>"/tmp/$name.times"
 		dt=$(elapsed "$s")
-		awk "BEGIN{exit !($dt > 2)}" && say "INFO $name: write round $i took ${dt}s"
+		awk "BEGIN{exit !($dt > 2)}" && say "INFO $name: write round $i took ${dt}s (ended at $(now))"
 		i=$((i + 1))
-		sleep 0.5
+		sleep $pause
 	done
+	timing "$name"
 	step "$name: $i rounds written; reading back"
 	MD5_FLAP=$(head -c $((8 * MB)) /tmp/flap | md5sum | cut -d' ' -f1)
 	rd $name-1M $((8 * MB)) 1048576 $((48 * MB)) "$MD5_FLAP"
@@ -269,9 +326,10 @@ disrupt() {
 	dmesg | grep -iE 'conn.*error|session recovery|timed out|reset|ping timeout' |
 		sed "s/^/VMTEST INFO $name dmesg: /" | tail -n 6
 }
+[ "$MODE" = pair ] && disrupt PAIR 0
 [ "$FLAP" -gt 0 ] && disrupt FLAP "$FLAP"
 [ "$RESTART" -gt 0 ] && disrupt RESTART "$RESTART"
-if [ "$FLAP" -gt 0 ] || [ "$RESTART" -gt 0 ]; then
+if [ "$MODE" = pair ] || [ "$FLAP" -gt 0 ] || [ "$RESTART" -gt 0 ]; then
 	say "CHECK lun=0 off=$((48 * MB)) len=$((8 * MB)) md5=$MD5_FLAP"
 fi
 

@@ -25,14 +25,8 @@ LOG_LEVEL=${LOG_LEVEL:-debug}
 QEMU=${QEMU:-qemu-system-x86_64}
 IQN=iqn.2026-11.org.example:vmtest.disk0
 
-skip() { echo "SKIP: kernel initiator test: $*"; exit 77; }
-
-command -v "$QEMU" >/dev/null || skip "$QEMU not found (apt-get install qemu-system-x86)"
-[ -x "$BUILD/duetd" ] || { echo "FAIL: $BUILD/duetd not built (run make)"; exit 1; }
-VMDIR=$VMDIR scripts/vm/build-guest.sh
-rc=$?
-[ $rc -eq 77 ] && skip "guest packages cannot be had (see above)"
-[ $rc -eq 0 ] || { echo "FAIL: building the guest failed"; exit 1; }
+. scripts/vm/vm-lib.sh
+vm_prepare
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/duet-vmtest.XXXXXX")
 DUETD_PID=
@@ -70,28 +64,12 @@ for _ in $(seq 50); do
 done
 port_free "$PORT" && { cat "$WORK/duetd.log"; echo "FAIL: duetd did not listen on $PORT"; exit 1; }
 
-# KVM when it works (a quick probe: some sandboxes have a /dev/kvm that
-# aborts at the first CPU reset), else TCG.
-ACCEL=tcg,thread=multi
-CPU=max
-if [ -w /dev/kvm ] && [ "${VM_ACCEL:-}" != tcg ]; then
-	timeout 3 "$QEMU" -machine q35 -accel kvm -cpu host -m 64 -S -nodefaults \
-		-display none </dev/null >/dev/null 2>&1
-	[ $? -eq 124 ] && ACCEL=kvm CPU=host
-fi
-echo "vm: booting the guest ($ACCEL), target 127.0.0.1:$PORT (10.0.2.2:$PORT in the guest), timeout ${TIMEOUT}s"
+echo "vm: booting the guest, target 127.0.0.1:$PORT (10.0.2.2:$PORT in the guest), timeout ${TIMEOUT}s"
 MPORT=$((PORT + 1))
 while ! port_free "$MPORT"; do MPORT=$((MPORT + 1)); done
-START=$(date +%s)
-timeout -k 5 "$TIMEOUT" "$QEMU" -machine q35 -accel "$ACCEL" -cpu "$CPU" -smp 2 -m 512 \
-	-nodefaults -display none -serial stdio -no-reboot \
-	-monitor "tcp:127.0.0.1:$MPORT,server=on,wait=off" \
-	-kernel "$VMDIR/vmlinuz" -initrd "$VMDIR/initrd.gz" \
-	-append "console=ttyS0 panic=-1 loglevel=4 duet.portal=10.0.2.2:$PORT duet.iqn=$IQN duet.luns=2 duet.flap=$FLAP duet.restart=$RESTART" \
-	-netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
-	-object filter-dump,id=f0,netdev=n0,file="$WORK/guest.pcap" \
-	</dev/null >"$WORK/console.log" 2>&1 &
-QPID=$!
+vm_start "duet.portal=10.0.2.2:$PORT duet.iqn=$IQN duet.luns=2 duet.flap=$FLAP duet.restart=$RESTART" \
+	-monitor "tcp:127.0.0.1:$MPORT,server=on,wait=off"
+echo "vm: accelerator $ACCEL"
 # Link flap: when the guest says it is writing, pull its link for FLAP s.
 monitor() {
 	exec 3<>"/dev/tcp/127.0.0.1/$MPORT" || return 1
@@ -102,7 +80,7 @@ monitor() {
 FLAPPED=0
 RESTARTED=0
 while kill -0 "$QPID" 2>/dev/null; do
-	if [ "$FLAP" -gt 0 ] && [ $FLAPPED -eq 0 ] && grep -q '^VMTEST FLAP READY' "$WORK/console.log"; then
+	if [ "$FLAP" -gt 0 ] && [ $FLAPPED -eq 0 ] && vm_guest_said "VMTEST FLAP READY"; then
 		FLAPPED=1
 		sleep 3
 		echo "vm: pulling the guest's link for ${FLAP}s (qemu set_link n0 off) during its writes"
@@ -111,7 +89,7 @@ while kill -0 "$QPID" 2>/dev/null; do
 		monitor "set_link n0 on"
 		echo "vm: link restored"
 	fi
-	if [ "$RESTART" -gt 0 ] && [ $RESTARTED -eq 0 ] && grep -q '^VMTEST RESTART READY' "$WORK/console.log"; then
+	if [ "$RESTART" -gt 0 ] && [ $RESTARTED -eq 0 ] && vm_guest_said "VMTEST RESTART READY"; then
 		RESTARTED=1
 		sleep 3
 		echo "vm: stopping duetd (SIGTERM) for ${RESTART}s during the guest's writes"
@@ -127,54 +105,9 @@ while kill -0 "$QPID" 2>/dev/null; do
 done
 wait "$QPID"
 QRC=$?
-END=$(date +%s)
-tr -d '\r' <"$WORK/console.log" >"$WORK/console.txt"
-grep '^VMTEST ' "$WORK/console.txt" | grep -v '^VMTEST DMESG' 
-
-RESULT=$(grep '^VMTEST RESULT ' "$WORK/console.txt" | tail -n 1)
 STATUS=0
 [ "${DUETD_RC:-0}" -eq 0 ] || STATUS=1
-if [ -z "$RESULT" ]; then
-	[ $QRC -eq 124 ] && echo "FAIL: the guest timed out after ${TIMEOUT}s" ||
-		echo "FAIL: the guest ended without a RESULT line (qemu exit $QRC)"
-	STATUS=1
-elif [[ "$RESULT" != "VMTEST RESULT PASS"* ]]; then
-	STATUS=1
-fi
-
-# The guest's writes must be on the backing file.
-while read -r _ _ lun off len md5; do
-	LUN=$WORK/lun${lun#lun=}.img
-	off=${off#off=}
-	len=${len#len=}
-	md5=${md5#md5=}
-	got=$(dd if="$LUN" bs=1M iflag=skip_bytes,count_bytes skip="$off" count="$len" 2>/dev/null |
-		md5sum | cut -d' ' -f1)
-	if [ "$got" = "$md5" ]; then
-		echo "backing store: ${lun} off=$off len=$len ok"
-	else
-		echo "FAIL: backing store ${lun} off=$off len=$len: md5 $got, the guest wrote $md5"
-		STATUS=1
-	fi
-done < <(grep '^VMTEST CHECK ' "$WORK/console.txt")
-
-# What the kernel initiator sent and what duetd answered, from the guest's
-# network capture (qemu filter-dump; full frames, deleted with the work dir).
-if command -v python3 >/dev/null && [ -s "$WORK/guest.pcap" ]; then
-	echo "SCSI commands of the kernel initiator (count, command, answer, example CDB):"
-	python3 scripts/vm/iscsi-pcap.py "$WORK/guest.pcap" "$PORT" | sed 's/^/  /'
-fi
-if grep -qiE 'warn|error' "$WORK/duetd.log"; then
-	echo "duetd: warnings/errors:"
-	grep -iE 'warn|error' "$WORK/duetd.log" | head -n 40 | sed 's/^/  /'
-fi
-
-if [ $STATUS -ne 0 ]; then
-	echo "---- guest console (last 80 lines) ----"
-	tail -n 80 "$WORK/console.txt"
-	echo "---- duetd log (last 80 lines) ----"
-	tail -n 80 "$WORK/duetd.log"
-	KEEP=1
-fi
+vm_results "$WORK/lun%s.img" "$PORT" "$WORK/duetd.log"
+[ $STATUS -ne 0 ] && vm_fail_dump "$WORK/duetd.log"
 echo "vm: ${RESULT:-no result}; guest ran $((END - START))s"
 exit $STATUS
