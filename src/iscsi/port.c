@@ -295,9 +295,14 @@ int iscsi_port_listen(struct iscsi_port *port, char *err, size_t errlen)
 	}
 	if (port->state == ISCSI_PORT_CLOSED)
 		iscsi_port_set_state(port, ISCSI_PORT_REFUSING);
-	log_info("port %s (tpgt %u, relative port %u): listening on %zu "
-		 "portal(s)",
-		 port->name, port->tpgt, port->rel_id, port->n_portals);
+	if (port->tpgt)
+		log_info("port %s (tpgt %u, relative port %u): listening on "
+			 "%zu portal(s)",
+			 port->name, port->tpgt, port->rel_id, port->n_portals);
+	else
+		log_info("port %s (each target's own tpgt, relative port %u): "
+			 "listening on %zu portal(s)",
+			 port->name, port->rel_id, port->n_portals);
 	return 0;
 }
 
