@@ -385,6 +385,7 @@ static bool rx_fields_up(struct ic_conn *c, const uint8_t *f, size_t flen)
 		return true;
 	}
 	if (c->hdr.data_len) {
+		c->big = c->hdr.data_len >= RX_BIG_DATA;
 		if (l->ops->get_buf)
 			c->dst = l->ops->get_buf(l, &c->msg, l->arg);
 		if (c->state == CS_CLOSED)
@@ -491,6 +492,24 @@ static void rx_parse(struct ic_conn *c)
 	}
 }
 
+/* How many bytes rbuf may take in one read: all its free space, or, in
+ * big-data mode, what the message being parsed still misses (header or
+ * fields) plus RX_SMALL_RA. */
+static size_t rx_room(const struct ic_conn *c)
+{
+	size_t room = RBUF_SIZE - c->rend, need = 0, avail = c->rend - c->rpos;
+
+	if (!c->big)
+		return room;
+	if (c->rx == RX_HDR && avail < IC_HDR_LEN)
+		need = IC_HDR_LEN - avail;
+	else if (c->rx == RX_FIELDS && avail < ic_hdr_fields_len(&c->hdr))
+		need = ic_hdr_fields_len(&c->hdr) - avail;
+	else if (c->rx == RX_DATA) /* data being discarded */
+		need = c->hdr.data_len - c->dgot;
+	return MIN(room, need + RX_SMALL_RA);
+}
+
 /* Read from the socket: data straight into its destination when nothing
  * is staged, else into the staging buffer. Returns bytes, 0 on EOF. */
 static ssize_t rx_fill(struct ic_conn *c)
@@ -506,7 +525,7 @@ static ssize_t rx_fill(struct ic_conn *c)
 		iov[0].iov_base = c->dst + c->dgot;
 		iov[0].iov_len = want;
 		iov[1].iov_base = c->rbuf;
-		iov[1].iov_len = RBUF_SIZE;
+		iov[1].iov_len = c->big ? RX_SMALL_RA : RBUF_SIZE;
 		n = readv(c->fd, iov, 2);
 		if (n > 0) {
 			size_t k = MIN((size_t)n, want);
@@ -522,7 +541,7 @@ static ssize_t rx_fill(struct ic_conn *c)
 		c->rend -= c->rpos;
 		c->rpos = 0;
 	}
-	n = read(c->fd, c->rbuf + c->rend, RBUF_SIZE - c->rend);
+	n = read(c->fd, c->rbuf + c->rend, rx_room(c));
 	if (n > 0)
 		c->rend += (size_t)n;
 	return n;

@@ -16,6 +16,12 @@
 #include "duet/ic_link.h"
 
 #define RBUF_SIZE (64u * 1024)
+/* Once messages carry RX_BIG_DATA bytes of data or more, read ahead only
+ * RX_SMALL_RA bytes past what is needed (the next header and fields), so
+ * that the next message's data lands in place instead of being copied
+ * out of rbuf; smaller messages keep the whole of rbuf (many per read). */
+#define RX_BIG_DATA (16u * 1024)
+#define RX_SMALL_RA 1024u
 #define RX_BUDGET 16  /* reads per readable callback, for fairness */
 #define TX_IOV_MAX 64 /* iovecs per writev */
 #define HELLO_MAX 512 /* encoded HELLO fields never exceed this */
@@ -51,6 +57,7 @@ struct ic_conn {
 	struct ic_hdr hdr;
 	struct ic_msg msg;
 	bool discard; /* skip this message's data */
+	bool big;     /* the last message with data had >= RX_BIG_DATA */
 	uint8_t *dst; /* where the data goes */
 	uint32_t dgot;
 	uint8_t *scratch; /* link-owned data buffer when get_buf gives none */

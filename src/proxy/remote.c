@@ -40,6 +40,9 @@
 #include "duet/scsi_sense.h"
 #include "duet/util.h"
 
+#define RM_BUF_CLASSES 12	    /* 4 KiB .. 8 MiB (DUET_MAX_IO_BYTES) */
+#define RM_POOL_BYTES (32ull << 20) /* idle buffers kept for reuse */
+
 enum rt_state { RT_HELD, RT_RUNNING, RT_DONE };
 
 struct rm_nexus {
@@ -100,6 +103,11 @@ struct proxy_remote {
 	struct rm_task *zombies;
 	bool releasing, release_again, freeing;
 	struct proxy_remote_stats st;
+	/* Data buffers kept for reuse, by power-of-two size class: a fresh
+	 * 128 KiB+ buffer is an mmap (page faults, zeroing, munmap and TLB
+	 * shootdowns on every command). */
+	void *pool[RM_BUF_CLASSES];
+	uint64_t pool_bytes;
 };
 
 static void maybe_free_remote(struct proxy_remote *r);
@@ -226,6 +234,63 @@ static void nexus_put(struct proxy_remote *r, struct rm_nexus *x)
 /* ------------------------------------------------------------------ */
 /* Tasks */
 
+static unsigned buf_class(uint32_t len, uint32_t *cap)
+{
+	unsigned k = 0;
+	uint32_t c = DUET_BUF_ALIGN;
+
+	while (c < len && k < RM_BUF_CLASSES - 1) {
+		c <<= 1;
+		k++;
+	}
+	*cap = c;
+	return k;
+}
+
+static void *buf_get(struct proxy_remote *r, uint32_t len)
+{
+	uint32_t cap;
+	unsigned k = buf_class(len, &cap);
+	void *b = r->pool[k];
+
+	if (b) {
+		memcpy(&r->pool[k], b, sizeof(void *));
+		r->pool_bytes -= cap;
+		return b;
+	}
+	return posix_memalign(&b, DUET_BUF_ALIGN, cap) ? NULL : b;
+}
+
+static void buf_put(struct proxy_remote *r, void *b, uint32_t len)
+{
+	uint32_t cap;
+	unsigned k;
+
+	if (!b)
+		return;
+	k = buf_class(len, &cap);
+	if (r->freeing || r->pool_bytes + cap > RM_POOL_BYTES) {
+		free(b);
+		return;
+	}
+	memcpy(b, &r->pool[k], sizeof(void *));
+	r->pool[k] = b;
+	r->pool_bytes += cap;
+}
+
+static void pool_drain(struct proxy_remote *r)
+{
+	for (unsigned k = 0; k < RM_BUF_CLASSES; k++) {
+		while (r->pool[k]) {
+			void *b = r->pool[k];
+
+			memcpy(&r->pool[k], b, sizeof(void *));
+			free(b);
+		}
+	}
+	r->pool_bytes = 0;
+}
+
 static void rt_free(struct rm_task *rt)
 {
 	struct proxy_remote *r = rt->r;
@@ -238,7 +303,7 @@ static void rt_free(struct rm_task *rt)
 	r->bytes -= rt->bytes;
 	r->n_tasks--;
 	free(rt->ctl);
-	free(rt->task.buf);
+	buf_put(r, rt->task.buf, (uint32_t)rt->bytes);
 	free(rt);
 	maybe_free_remote(r);
 }
@@ -254,7 +319,7 @@ static struct rm_task *rt_new(struct proxy_remote *r, const struct ic_msg *m)
 	rt = calloc(1, sizeof(*rt));
 	if (!rt)
 		return NULL;
-	if (cap && posix_memalign(&buf, DUET_BUF_ALIGN, cap)) {
+	if (cap && !(buf = buf_get(r, cap))) {
 		free(rt);
 		return NULL;
 	}
@@ -1004,6 +1069,7 @@ static void maybe_free_remote(struct proxy_remote *r)
 		r->nexuses = x->next;
 		free(x);
 	}
+	pool_drain(r);
 	free(r);
 }
 

@@ -840,6 +840,40 @@ static void test_data_both_ways(void **state)
 	assert_memory_equal(A.last_data, rsp_data, 200 * 1024);
 }
 
+static bool b_got_8(void)
+{
+	return B.recvs >= 8;
+}
+
+/* Back-to-back big writes: after the first, each message's data lands in
+ * place; only the small read-ahead past a header is ever copied. */
+static void test_big_data_in_place(void **state)
+{
+	struct ic_link_stats st;
+	struct ic_msg m;
+
+	pair_default();
+	B.give_buf = true;
+	B.buf_cap = 128 * 1024;
+	B.buf = malloc(B.buf_cap);
+	assert_true(run_until(both_up, 3000));
+	for (size_t i = 0; i < sizeof(wdata); i++)
+		wdata[i] = (uint8_t)(i * 7 + (i >> 11));
+	for (int i = 0; i < 8; i++) {
+		fill_cmd(&m, 0xb0 + (uint64_t)i, SCSI_DIR_WRITE, 128 * 1024);
+		assert_int_equal(
+			ic_link_send(A.l, &m, wdata, 128 * 1024, NULL, NULL),
+			0);
+	}
+	assert_true(run_until(b_got_8, 3000));
+	assert_int_equal(B.last.hdr.tag, 0xb7);
+	assert_memory_equal(B.buf, wdata, 128 * 1024);
+	ic_link_get_stats(B.l, &st);
+	assert_int_equal(st.rx_data_direct + st.rx_data_copied, 8 * 128 * 1024);
+	/* The first message may be read ahead with the whole 64K buffer. */
+	assert_true(st.rx_data_copied <= 64 * 1024 + 7 * 1024);
+}
+
 static bool a_got_32(void)
 {
 	return A.recvs >= 32;
@@ -1134,6 +1168,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_garbage_header, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_data_both_ways, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_big_data_in_place, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_many_in_flight, setup,
 						teardown),
