@@ -11,7 +11,7 @@ set -uo pipefail
 MODE=${1:-all}
 BUILD=${BUILD:-build}
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-120}
-INTEG_TIMEOUT=${INTEG_TIMEOUT:-300}
+INTEG_TIMEOUT=${INTEG_TIMEOUT:-600}
 cd "$(dirname "$0")/.."
 
 PASS=0
