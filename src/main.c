@@ -86,7 +86,8 @@ static void usage(FILE *f)
 		"       duetd [-f] --portal ADDR[:PORT] --target IQN "
 		"--lun PATH[:SIZE] [--lun ...]\n"
 		"\n"
-		"  -c, --config FILE      libconfig file (conf/duet.conf; keys: "
+		"  -c, --config FILE      libconfig file (conf/duet.conf; "
+		"keys: "
 		"README.md, Configuration)\n"
 		"  -n, --node NODE        this node's name (for the HA pair)\n"
 		"  -f, --foreground       stay in the foreground, log to "
@@ -658,8 +659,8 @@ int main(int argc, char **argv)
 		config_fingerprint_hex(&a.cfg, fp);
 		printf("%s: OK (node %s of cluster %s, partner %s; config "
 		       "fingerprint %.16s)\n",
-		       a.o.config, config_self(&a.cfg)->name, a.cfg.cluster.name,
-		       config_partner(&a.cfg)->name, fp);
+		       a.o.config, config_self(&a.cfg)->name,
+		       a.cfg.cluster.name, config_partner(&a.cfg)->name, fp);
 		config_free(&a.cfg);
 		return 0;
 	}

@@ -29,22 +29,22 @@ typedef void (*bs_done_fn)(struct bs_io *io);
 struct bs_io {
 	enum bs_op op;
 	uint64_t offset; /* bytes */
-	uint64_t len;    /* bytes */
-	void *buf;       /* READ/WRITE only */
-	bool fua;        /* WRITE: on stable storage before completion */
+	uint64_t len;	 /* bytes */
+	void *buf;	 /* READ/WRITE only */
+	bool fua;	 /* WRITE: on stable storage before completion */
 	bs_done_fn done; /* runs on the loop thread */
 	void *priv;
-	int result;      /* out: 0 or -errno (short I/O is -EIO) */
-	struct bs_dev *dev;     /* private */
-	struct bs_io *next;     /* private: queue link */
+	int result;	    /* out: 0 or -errno (short I/O is -EIO) */
+	struct bs_dev *dev; /* private */
+	struct bs_io *next; /* private: queue link */
 };
 
 struct bs_open_params {
 	const char *path;
-	uint64_t size;    /* bytes; 0 = use the existing file/device size */
-	bool create;      /* create a sparse regular file of `size` if missing */
+	uint64_t size; /* bytes; 0 = use the existing file/device size */
+	bool create;   /* create a sparse regular file of `size` if missing */
 	bool readonly;
-	bool write_back;  /* false (default): every write is on stable storage
+	bool write_back; /* false (default): every write is on stable storage
 			   * when it completes (O_DSYNC) */
 };
 

@@ -16,51 +16,52 @@
 #define DUET_DEFAULT_PORT 3260
 
 struct cfg_portal {
-	char *host;     /* numeric IPv4 or IPv6 address (no brackets), or "0.0.0.0" / "::" */
+	char *host; /* numeric IPv4 or IPv6 address (no brackets), or "0.0.0.0" / "::" */
 	uint16_t port;
 	int line;
 };
 
 struct cfg_lun {
-	uint32_t id;        /* LUN number */
-	char *path;         /* file or block device */
-	uint64_t size;      /* bytes; 0 = existing size */
+	uint32_t id;   /* LUN number */
+	char *path;    /* file or block device */
+	uint64_t size; /* bytes; 0 = existing size */
 	bool readonly;
-	bool write_back;    /* default false: write-through */
+	bool write_back;     /* default false: write-through */
 	uint32_t block_size; /* logical block: 512 or 4096; 0 = 512 */
-	char *serial;       /* unit serial (VPD 80); NULL = derived */
-	char *vendor;       /* NULL = "DUET" */
-	char *product;      /* NULL = "VIRTUAL-DISK" */
+	char *serial;	     /* unit serial (VPD 80); NULL = derived */
+	char *vendor;	     /* NULL = "DUET" */
+	char *product;	     /* NULL = "VIRTUAL-DISK" */
 	int line;
 };
 
 struct cfg_target {
-	char *name;          /* IQN / EUI / NAA name */
-	char *alias;         /* TargetAlias, may be NULL */
-	uint16_t tpgt;       /* target portal group tag (default 1) */
+	char *name;    /* IQN / EUI / NAA name */
+	char *alias;   /* TargetAlias, may be NULL */
+	uint16_t tpgt; /* target portal group tag (default 1) */
 	struct cfg_lun *luns;
 	size_t n_luns;
 	char **allow_initiators; /* IQNs allowed; empty = all */
 	size_t n_allow_initiators;
-	char **allow_addresses;  /* "addr" or "addr/prefix"; empty = all */
+	char **allow_addresses; /* "addr" or "addr/prefix"; empty = all */
 	size_t n_allow_addresses;
 	int line;
 };
 
 /* iSCSI session parameters we offer / accept (RFC 7143 key limits). */
 struct cfg_iscsi {
-	uint32_t queue_depth;          /* CmdSN window per session (MaxCmdSN) */
-	uint32_t max_recv_data_segment_length; /* our MaxRecvDataSegmentLength */
+	uint32_t queue_depth; /* CmdSN window per session (MaxCmdSN) */
+	uint32_t
+		max_recv_data_segment_length; /* our MaxRecvDataSegmentLength */
 	uint32_t max_burst_length;
 	uint32_t first_burst_length;
 	uint32_t max_outstanding_r2t;
 	bool immediate_data;
 	bool initial_r2t;
-	bool header_digest;            /* offer CRC32C (still accept None) */
+	bool header_digest; /* offer CRC32C (still accept None) */
 	bool data_digest;
-	uint32_t nop_interval;         /* seconds idle before a NOP-In ping; 0 = off */
-	uint32_t nop_timeout;          /* seconds to wait for the NOP-Out reply */
-	uint32_t login_timeout;        /* seconds to complete a login */
+	uint32_t nop_interval;	/* seconds idle before a NOP-In ping; 0 = off */
+	uint32_t nop_timeout;	/* seconds to wait for the NOP-Out reply */
+	uint32_t login_timeout; /* seconds to complete a login */
 	uint32_t default_time2wait;
 	uint32_t default_time2retain;
 };
@@ -68,8 +69,8 @@ struct cfg_iscsi {
 /* ---- The HA pair (a file with a `cluster` section) ---- */
 
 #define DUET_DEFAULT_IC_PORT 3270
-#define CFG_NAME_MAX 63        /* cluster and node names (IC_NAME_MAX - 1) */
-#define CFG_SECRET_MIN 16      /* bytes after trimming (IC_SECRET_MIN) */
+#define CFG_NAME_MAX 63	  /* cluster and node names (IC_NAME_MAX - 1) */
+#define CFG_SECRET_MIN 16 /* bytes after trimming (IC_SECRET_MIN) */
 #define CFG_SECRET_MAX 4096
 #define CFG_FINGERPRINT_LEN 32 /* SHA-256 (IC_FP_LEN) */
 
@@ -80,13 +81,13 @@ enum cfg_proxy_form {
 
 struct cfg_cluster {
 	char *name;
-	char *secret_file;          /* absolute path */
-	uint8_t *secret;            /* file contents, whitespace-trimmed */
+	char *secret_file; /* absolute path */
+	uint8_t *secret;   /* file contents, whitespace-trimmed */
 	size_t secret_len;
 	enum cfg_proxy_form proxy;
 	uint32_t heartbeat_interval_ms;
 	uint32_t heartbeat_timeout_ms;
-	uint32_t damp_ms;           /* a path must be stable this long */
+	uint32_t damp_ms;	    /* a path must be stable this long */
 	uint32_t probe_interval_ms; /* witness probes */
 	uint32_t probe_timeout_ms;
 	/* SHA-256 over the canonical rendering of the pair-wide content
@@ -97,27 +98,27 @@ struct cfg_cluster {
 
 struct cfg_node {
 	char *name;
-	struct cfg_portal interconnect;   /* port default 3270 */
-	char *client_interface;           /* NULL if not given */
-	struct cfg_portal *portals;       /* its own targets' portals */
+	struct cfg_portal interconnect; /* port default 3270 */
+	char *client_interface;		/* NULL if not given */
+	struct cfg_portal *portals;	/* its own targets' portals */
 	size_t n_portals;
 	struct cfg_portal *proxy_portals; /* portal form: partner's targets */
 	size_t n_proxy_portals;
-	struct cfg_portal *witnesses;     /* TCP probe targets */
+	struct cfg_portal *witnesses; /* TCP probe targets */
 	size_t n_witnesses;
 	/* Fixed (non-moving) client-network address the PARTNER probes to
 	 * tell whether this node is reachable; host NULL if not given. */
 	struct cfg_portal client_address;
-	struct cfg_target *targets;       /* targets this node owns */
+	struct cfg_target *targets; /* targets this node owns */
 	size_t n_targets;
 	int line;
 };
 
 struct duet_config {
-	char *file;              /* path of the config file, NULL for command line */
-	char *node_name;         /* -n NODE (used by the pair; may be NULL) */
+	char *file;	 /* path of the config file, NULL for command line */
+	char *node_name; /* -n NODE (used by the pair; may be NULL) */
 	enum log_level log_level;
-	unsigned io_workers;     /* backing store worker threads (0 = default) */
+	unsigned io_workers; /* backing store worker threads (0 = default) */
 	struct cfg_iscsi iscsi;
 	struct cfg_portal *portals;
 	size_t n_portals;
@@ -135,11 +136,12 @@ struct duet_config {
 void config_defaults(struct duet_config *cfg);
 /* Load and validate a file. On error returns -EINVAL (or -errno) and has
  * already printed each problem as "file:line: message" to stderr/log. */
-int config_load_file(const char *path, const char *node, struct duet_config *cfg);
+int config_load_file(const char *path, const char *node,
+		     struct duet_config *cfg);
 /* Quick start: portal "host:port" ("[v6]:port"), target name, LUN specs
  * "PATH:SIZE" (SIZE like 64M, 1G, 1048576). */
-int config_from_args(const char *portal, const char *target,
-		     char *const *luns, size_t n_luns, struct duet_config *cfg);
+int config_from_args(const char *portal, const char *target, char *const *luns,
+		     size_t n_luns, struct duet_config *cfg);
 void config_free(struct duet_config *cfg);
 /* Pair: this node and the partner; NULL for a single-node config. */
 const struct cfg_node *config_self(const struct duet_config *cfg);

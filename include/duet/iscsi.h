@@ -63,7 +63,7 @@ enum iscsi_port_state {
 	/* Listening; discovery works, logins to its targets are refused
 	 * with 0x0301 Service Unavailable (retryable); sessions kept. */
 	ISCSI_PORT_REFUSING,
-	ISCSI_PORT_OPEN,     /* serving */
+	ISCSI_PORT_OPEN, /* serving */
 	/* Existing sessions: new commands are held back (not executed, not
 	 * answered: the initiator resends them after reconnecting), those
 	 * in flight finish; drained() runs once none is in flight. New

@@ -23,8 +23,8 @@ enum iscsi_session_type {
 
 /* Negotiated operational parameters of a session/connection. */
 struct iscsi_params {
-	uint32_t max_recv_dsl;  /* ours: largest data segment we accept */
-	uint32_t max_xmit_dsl;  /* the initiator's MaxRecvDataSegmentLength:
+	uint32_t max_recv_dsl; /* ours: largest data segment we accept */
+	uint32_t max_xmit_dsl; /* the initiator's MaxRecvDataSegmentLength:
 				 * largest data segment we may send */
 	uint32_t max_burst_length;
 	uint32_t first_burst_length;
@@ -33,8 +33,8 @@ struct iscsi_params {
 	uint32_t default_time2wait;
 	uint32_t default_time2retain;
 	uint32_t error_recovery_level;
-	bool header_digest;     /* CRC32C */
-	bool data_digest;       /* CRC32C */
+	bool header_digest; /* CRC32C */
+	bool data_digest;   /* CRC32C */
 	bool immediate_data;
 	bool initial_r2t;
 	bool data_pdu_in_order;
@@ -47,11 +47,11 @@ struct iscsi_login_result {
 	char initiator_name[ISCSI_NAME_MAX];
 	char initiator_alias[256];
 	char target_name[ISCSI_NAME_MAX]; /* empty for discovery */
-	struct iscsi_target *target;      /* NULL for discovery */
+	struct iscsi_target *target;	  /* NULL for discovery */
 	uint8_t isid[6];
-	uint16_t tsih;      /* as requested by the initiator (0 = new session) */
+	uint16_t tsih; /* as requested by the initiator (0 = new session) */
 	uint16_t cid;
-	uint32_t cmdsn;     /* CmdSN of the login request: the session's ExpCmdSN */
+	uint32_t cmdsn; /* CmdSN of the login request: the session's ExpCmdSN */
 	uint32_t next_statsn; /* StatSN for the connection's next response */
 	struct iscsi_params params;
 };
@@ -59,8 +59,8 @@ struct iscsi_login_result {
 /* What the connection tells the login engine. */
 struct iscsi_login_ctx {
 	const struct cfg_iscsi *cfg; /* what we offer / accept */
-	const char *peer_addr;       /* numeric address, for ACLs and logs */
-	const char *local_addr;      /* numeric address the login arrived on */
+	const char *peer_addr;	     /* numeric address, for ACLs and logs */
+	const char *local_addr;	     /* numeric address the login arrived on */
 	uint16_t local_port;
 	/* The port the connection arrived on: its targets only. NULL: the
 	 * default registry (iscsi_target_find). */
@@ -78,8 +78,8 @@ struct iscsi_login_ctx {
 
 enum iscsi_login_state {
 	ISCSI_LOGIN_CONTINUE = 0, /* send rsp, wait for the next request */
-	ISCSI_LOGIN_DONE = 1,     /* send rsp; the connection is now in FFP */
-	ISCSI_LOGIN_FAILED = 2,   /* send rsp (a login reject), then close */
+	ISCSI_LOGIN_DONE = 1,	  /* send rsp; the connection is now in FFP */
+	ISCSI_LOGIN_FAILED = 2,	  /* send rsp (a login reject), then close */
 };
 
 struct iscsi_login;
@@ -93,9 +93,11 @@ void iscsi_login_free(struct iscsi_login *l);
  * ISCSI_LOGIN_FAILED with an initiator-error status and a log line.
  */
 int iscsi_login_rx(struct iscsi_login *l, const uint8_t *bhs,
-		   const uint8_t *data, uint32_t dlen, struct iscsi_pdu_out *rsp);
+		   const uint8_t *data, uint32_t dlen,
+		   struct iscsi_pdu_out *rsp);
 /* Valid after ISCSI_LOGIN_DONE. */
-const struct iscsi_login_result *iscsi_login_result(const struct iscsi_login *l);
+const struct iscsi_login_result *
+iscsi_login_result(const struct iscsi_login *l);
 
 /*
  * Text Request handling in Full Feature Phase (SendTargets in discovery
@@ -110,7 +112,7 @@ struct iscsi_text_ctx {
 	const char *peer_addr;
 	const char *local_addr; /* for portals bound to a wildcard address */
 	uint16_t local_port;
-	struct iscsi_target *target; /* normal session: its target */
+	struct iscsi_target *target;   /* normal session: its target */
 	const struct iscsi_port *port; /* its targets/portals; NULL: default */
 	const struct iscsi_params *params; /* max_xmit_dsl bounds responses */
 };

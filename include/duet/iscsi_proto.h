@@ -59,18 +59,18 @@
 /* Common BHS field offsets */
 #define ISCSI_BHS_OPCODE 0
 #define ISCSI_BHS_FLAGS 1
-#define ISCSI_BHS_TOTAL_AHS_LEN 4  /* in 4-byte words */
-#define ISCSI_BHS_DATA_SEG_LEN 5   /* 3 bytes */
-#define ISCSI_BHS_LUN 8            /* 8 bytes */
+#define ISCSI_BHS_TOTAL_AHS_LEN 4 /* in 4-byte words */
+#define ISCSI_BHS_DATA_SEG_LEN 5  /* 3 bytes */
+#define ISCSI_BHS_LUN 8		  /* 8 bytes */
 #define ISCSI_BHS_ITT 16
 #define ISCSI_BHS_TTT 20
-#define ISCSI_BHS_STATSN 24  /* target PDUs */
-#define ISCSI_BHS_CMDSN 24   /* initiator PDUs */
+#define ISCSI_BHS_STATSN 24 /* target PDUs */
+#define ISCSI_BHS_CMDSN 24  /* initiator PDUs */
 #define ISCSI_BHS_EXPCMDSN 28
 #define ISCSI_BHS_EXPSTATSN 28
 #define ISCSI_BHS_MAXCMDSN 32
-#define ISCSI_BHS_CDB 32     /* SCSI Command, 16 bytes */
-#define ISCSI_BHS_EDTL 20    /* SCSI Command expected data transfer length */
+#define ISCSI_BHS_CDB 32  /* SCSI Command, 16 bytes */
+#define ISCSI_BHS_EDTL 20 /* SCSI Command expected data transfer length */
 #define ISCSI_BHS_DATASN 36
 #define ISCSI_BHS_BUFFER_OFFSET 40
 #define ISCSI_BHS_RESIDUAL 44

@@ -75,7 +75,7 @@ enum scsi_status {
 struct scsi_itn {
 	char initiator_name[ISCSI_NAME_MAX]; /* iSCSI InitiatorName */
 	uint8_t isid[6];
-	uint16_t tpgt;            /* target portal group tag of the port used */
+	uint16_t tpgt;		  /* target portal group tag of the port used */
 	uint16_t rel_tgt_port_id; /* relative target port identifier (>= 1) */
 	char target_name[ISCSI_NAME_MAX];
 };
@@ -86,26 +86,26 @@ typedef void (*scsi_task_done_fn)(struct scsi_task *task);
 struct scsi_task {
 	/* --- in: set by the transport --- */
 	const struct scsi_itn *itn;
-	uint64_t lun;                /* 8-byte LUN field as on the wire (SAM) */
+	uint64_t lun; /* 8-byte LUN field as on the wire (SAM) */
 	uint8_t cdb[SCSI_CDB_MAX];
 	uint8_t cdb_len;
-	enum scsi_data_dir dir;      /* from the transport's R/W flags */
+	enum scsi_data_dir dir; /* from the transport's R/W flags */
 	enum scsi_task_attr attr;
-	uint32_t exp_xfer_len;       /* expected data transfer length */
-	uint8_t *buf;                /* data buffer, DUET_BUF_ALIGN aligned */
-	uint32_t buf_cap;            /* its size: min(exp_xfer_len, MAX_IO) */
-	uint32_t data_out_len;       /* write data bytes present in buf */
-	uint64_t tag;                /* transport's own tag, opaque here */
+	uint32_t exp_xfer_len; /* expected data transfer length */
+	uint8_t *buf;	       /* data buffer, DUET_BUF_ALIGN aligned */
+	uint32_t buf_cap;      /* its size: min(exp_xfer_len, MAX_IO) */
+	uint32_t data_out_len; /* write data bytes present in buf */
+	uint64_t tag;	       /* transport's own tag, opaque here */
 	scsi_task_done_fn done;
-	void *priv;                  /* transport's back pointer */
+	void *priv; /* transport's back pointer */
 
 	/* --- out: set by the executor before done() --- */
-	uint8_t status;              /* enum scsi_status */
+	uint8_t status; /* enum scsi_status */
 	uint8_t sense_len;
 	uint8_t sense[SCSI_SENSE_MAX]; /* fixed or descriptor format sense */
-	uint32_t xfer_len;           /* see the rules above */
-	uint32_t data_len;           /* data-in bytes valid in buf */
-	bool aborted;                /* terminated by TMF: send no response */
+	uint32_t xfer_len;	       /* see the rules above */
+	uint32_t data_len;	       /* data-in bytes valid in buf */
+	bool aborted;		       /* terminated by TMF: send no response */
 
 	/* --- executor private --- */
 	void *exec_priv;
@@ -155,7 +155,7 @@ struct scsi_tmf {
 	scsi_tmf_done_fn done;
 	void *priv;
 	enum scsi_tmf_result result; /* out */
-	unsigned pending;            /* executor private */
+	unsigned pending;	     /* executor private */
 };
 
 /*
@@ -169,7 +169,8 @@ struct scsi_dispatch_ops {
 	/* An I_T nexus ended (session closed or reinstated): forget its
 	 * per-nexus state that must not survive (none for the local target
 	 * today; the proxy forwards it so the owner can clear the nexus). */
-	void (*nexus_end)(struct scsi_dispatcher *d, const struct scsi_itn *itn);
+	void (*nexus_end)(struct scsi_dispatcher *d,
+			  const struct scsi_itn *itn);
 };
 
 struct scsi_dispatcher {
