@@ -29,7 +29,7 @@ INTEG_COMMON := $(wildcard tests/integration/common.c)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps check unit integration conformance vmtest vmtest-pair run asan fuzz fuzz-short \
-	install clean format bench demo tests
+	install clean format format-check bench demo tests
 
 all: $(BUILD)/duetd $(BUILD)/duetctl
 
@@ -157,6 +157,10 @@ install: all
 
 format:
 	clang-format -i $$(find src include tests -name '*.[ch]')
+
+# Fails if any C file differs from .clang-format.
+format-check:
+	clang-format --dry-run -Werror $$(find src include tests -name '*.[ch]')
 
 clean:
 	rm -rf build build-asan
