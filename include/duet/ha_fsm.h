@@ -203,6 +203,9 @@ const char *ha_state_name(enum ha_state s);
 const char *ha_event_name(enum ha_event e);
 const char *ha_action_name(enum ha_action_type a);
 const char *ha_msg_name(enum ha_msg m);
+/* The event a message from the partner raises on the receiver's FSM;
+ * HA_EV__COUNT for a code outside enum ha_msg. */
+enum ha_event ha_msg_event(enum ha_msg m);
 const char *ha_guard_name(enum ha_guard g);
 const struct ha_fsm_row *ha_fsm_table(size_t *n_rows);
 

@@ -103,6 +103,23 @@ const char *ha_msg_name(enum ha_msg m)
 	return NAME(msg_names, m);
 }
 
+enum ha_event ha_msg_event(enum ha_msg m)
+{
+	static const enum ha_event map[HA_MSG__COUNT] = {
+		[HA_MSG_PATH_UP] = HA_EV_PEER_UP,
+		[HA_MSG_PATH_DOWN] = HA_EV_PEER_DOWN,
+		[HA_MSG_SYNC] = HA_EV_PEER_SYNC,
+		[HA_MSG_TAKEOVER_REQ] = HA_EV_TAKEOVER_REQ,
+		[HA_MSG_RELEASED] = HA_EV_RELEASED,
+		[HA_MSG_GIVEBACK] = HA_EV_GIVEBACK,
+		[HA_MSG_TAKEN_BACK] = HA_EV_TAKEN_BACK,
+	};
+
+	if ((unsigned)m >= HA_MSG__COUNT)
+		return HA_EV__COUNT;
+	return map[m];
+}
+
 const char *ha_guard_name(enum ha_guard g)
 {
 	return NAME(guard_names, g);

@@ -292,16 +292,6 @@ static void proxy_drained(struct iscsi_port *port, void *arg)
 
 /* ---- the link ---- */
 
-static const enum ha_event msg_event[HA_MSG__COUNT] = {
-	[HA_MSG_PATH_UP] = HA_EV_PEER_UP,
-	[HA_MSG_PATH_DOWN] = HA_EV_PEER_DOWN,
-	[HA_MSG_SYNC] = HA_EV_PEER_SYNC,
-	[HA_MSG_TAKEOVER_REQ] = HA_EV_TAKEOVER_REQ,
-	[HA_MSG_RELEASED] = HA_EV_RELEASED,
-	[HA_MSG_GIVEBACK] = HA_EV_GIVEBACK,
-	[HA_MSG_TAKEN_BACK] = HA_EV_TAKEN_BACK,
-};
-
 #define SYNC_BITS (HA_SYNC_PATH_UP | HA_SYNC_HOLDS_OWN | HA_SYNC_HOLDS_YOURS)
 
 void node_ha_recv(struct duet_node *n, const struct ic_msg *m)
@@ -320,7 +310,7 @@ void node_ha_recv(struct duet_node *n, const struct ic_msg *m)
 	n->cnt.ha_rx++;
 	log_debug("pair: %s: %s (0x%x)", n->partner->name,
 		  ha_msg_name((enum ha_msg)code), arg);
-	node_ha_event(n, msg_event[code], arg);
+	node_ha_event(n, ha_msg_event((enum ha_msg)code), arg);
 }
 
 void node_ha_link_up(struct duet_node *n)

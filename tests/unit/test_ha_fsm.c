@@ -976,20 +976,6 @@ struct pair {
 	uint64_t now;
 };
 
-static enum ha_event msg_to_ev(enum ha_msg m)
-{
-	static const enum ha_event map[HA_MSG__COUNT] = {
-		[HA_MSG_PATH_UP] = HA_EV_PEER_UP,
-		[HA_MSG_PATH_DOWN] = HA_EV_PEER_DOWN,
-		[HA_MSG_SYNC] = HA_EV_PEER_SYNC,
-		[HA_MSG_TAKEOVER_REQ] = HA_EV_TAKEOVER_REQ,
-		[HA_MSG_RELEASED] = HA_EV_RELEASED,
-		[HA_MSG_GIVEBACK] = HA_EV_GIVEBACK,
-		[HA_MSG_TAKEN_BACK] = HA_EV_TAKEN_BACK,
-	};
-	return map[m];
-}
-
 static void hold(struct pair *p, int owner, int host, bool on)
 {
 	p->held_by[owner][host] = on;
@@ -1013,7 +999,7 @@ static int pair_act(void *ctx, const struct ha_action *a)
 	switch (a->type) {
 	case HA_ACT_SEND:
 		if (p->ic)
-			push(p, other, msg_to_ev(a->msg), a->arg);
+			push(p, other, ha_msg_event(a->msg), a->arg);
 		break;
 	case HA_ACT_OWN_ADDRS_ADD:
 		hold(p, me, me, true);
