@@ -27,6 +27,8 @@
 #include "duet/log.h"
 #include "duet/util.h"
 
+#include "ic_test_pair.h"
+
 /* ---- log capture (weak: the real logger wins if it is linked in) ---- */
 
 static char logbuf[64 * 1024];
@@ -150,38 +152,23 @@ static const struct ic_link_ops ops = {
 
 static void base_cfg(struct ic_link_cfg *c, const char *local, const char *peer)
 {
-	memset(c, 0, sizeof(*c));
-	c->cluster = "pair0";
-	c->local_node = local;
-	c->peer_node = peer;
-	c->secret = secret_ok;
-	c->secret_len = sizeof(secret_ok) - 1;
-	memset(c->fingerprint, 0x42, IC_FP_LEN);
+	ic_test_cfg(c, local, peer, secret_ok, sizeof(secret_ok) - 1);
 	c->hb_interval_ms = 30;
 	c->hb_deadline_ms = 200;
-	c->handshake_timeout_ms = 1000;
 	c->connect_timeout_ms = 300;
 	c->backoff_min_ms = 20;
 	c->backoff_max_ms = 80;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Drive the loop until cond() or a bound (iterations, milliseconds). */
 static bool run_until(bool (*cond)(void), int max_ms)
 {
-	uint64_t end = mono_ms() + (uint64_t)max_ms;
+	uint64_t end = ic_test_mono_ms() + (uint64_t)max_ms;
 
 	for (int i = 0; i < 20000; i++) {
 		if (cond && cond())
 			return true;
-		if (mono_ms() >= end)
+		if (ic_test_mono_ms() >= end)
 			break;
 		event_base_loop(base, EVLOOP_ONCE);
 	}
@@ -489,9 +476,9 @@ static void test_heartbeat_timeout(void **state)
 	int fd = fake_peer_up();
 
 	/* The fake peer now goes silent. */
-	t0 = mono_ms();
+	t0 = ic_test_mono_ms();
 	assert_true(run_until(a_down, 3000));
-	assert_true(mono_ms() - t0 >= 200 - 60);
+	assert_true(ic_test_mono_ms() - t0 >= 200 - 60);
 	assert_int_equal(A.down_err, -ETIMEDOUT);
 	assert_non_null(strstr(A.down_reason, "heartbeat deadline missed"));
 	assert_true(logged("link to b (fake-b) down: heartbeat deadline"));
@@ -1124,11 +1111,11 @@ static void test_tcp_backoff(void **state)
 	ca.backoff_min_ms = 20;
 	ca.backoff_max_ms = 60;
 	new_link(&A, &ca);
-	t0 = mono_ms();
+	t0 = ic_test_mono_ms();
 	assert_int_equal(ic_link_start(A.l), 0);
 	assert_true(run_until(a_attempts_3, 3000));
 	/* 20 (+-20%) then 40 (+-20%) between the three attempts. */
-	assert_true(mono_ms() - t0 >= 45);
+	assert_true(ic_test_mono_ms() - t0 >= 45);
 	assert_true(logged("Connection refused"));
 
 	base_cfg(&cb, "b", "a");

@@ -28,6 +28,8 @@
 #include "duet/log.h"
 #include "duet/proxy.h"
 #include "duet/scsi.h"
+
+#include "ic_test_pair.h"
 #include "duet/scsi_proto.h"
 #include "duet/util.h"
 
@@ -238,34 +240,19 @@ static const struct ic_link_ops ops = {
 
 static void link_cfg(struct ic_link_cfg *c, const char *local, const char *peer)
 {
-	memset(c, 0, sizeof(*c));
-	c->cluster = "pair0";
-	c->local_node = local;
-	c->peer_node = peer;
-	c->secret = secret;
-	c->secret_len = sizeof(secret) - 1;
-	memset(c->fingerprint, 0x42, IC_FP_LEN);
+	ic_test_cfg(c, local, peer, secret, sizeof(secret) - 1);
 	c->hb_interval_ms = 50;
 	c->hb_deadline_ms = 2000;
-	c->handshake_timeout_ms = 1000;
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static bool run_until(bool (*cond)(void), int max_ms)
 {
-	uint64_t end = mono_ms() + (uint64_t)max_ms;
+	uint64_t end = ic_test_mono_ms() + (uint64_t)max_ms;
 
 	for (int i = 0; i < 100000; i++) {
 		if (cond && cond())
 			return true;
-		if (mono_ms() >= end)
+		if (ic_test_mono_ms() >= end)
 			break;
 		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 		if (i > 1000)
