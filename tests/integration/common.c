@@ -1052,3 +1052,30 @@ void raw_close(struct raw_conn *c)
 		close(c->fd);
 	c->fd = -1;
 }
+
+int duet_fixture_quick(struct duet_daemon *d, const char *iqn, int nluns,
+		       uint64_t lun_size)
+{
+	if (duet_start_quick(d, iqn, nluns, lun_size)) {
+		duet_cleanup(d);
+		return -1;
+	}
+	return 0;
+}
+
+int duet_fixture_config(struct duet_daemon *d, const char *conf_text)
+{
+	if (duet_start_config(d, conf_text)) {
+		duet_cleanup(d);
+		return -1;
+	}
+	return 0;
+}
+
+int duet_fixture_stop(struct duet_daemon *d)
+{
+	int rc = duet_stop(d, 10000);
+
+	duet_cleanup(d);
+	return rc == 0 ? 0 : -1;
+}

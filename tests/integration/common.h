@@ -68,6 +68,15 @@ int duet_stop(struct duet_daemon *d, int timeout_ms);
 /* SIGKILL if still running, remove the temp dir. Safe to call twice. */
 void duet_cleanup(struct duet_daemon *d);
 
+/* cmocka setup/teardown bodies. duet_fixture_quick/_config start duetd
+ * like duet_start_quick/_config and clean up if that fails: 0 or -1.
+ * duet_fixture_stop stops it (10 s bound) and cleans up: 0 if duetd
+ * exited 0, else -1. */
+int duet_fixture_quick(struct duet_daemon *d, const char *iqn, int nluns,
+		       uint64_t lun_size);
+int duet_fixture_config(struct duet_daemon *d, const char *conf_text);
+int duet_fixture_stop(struct duet_daemon *d);
+
 /* Print the tail of the daemon log to stderr (for failure diagnosis). */
 void duet_dump_log(struct duet_daemon *d);
 

@@ -64,19 +64,12 @@ static int setup(void **state)
 		 "   luns = ( { path = \"%s/d.img\"; size = \"8M\"; } ); }\n"
 		 ");\n",
 		 D.port, v6, D.dir, D.dir, D.dir, D.dir);
-	if (duet_start_config(&D, text)) {
-		duet_cleanup(&D);
-		return -1;
-	}
-	return 0;
+	return duet_fixture_config(&D, text);
 }
 
 static int teardown(void **state)
 {
-	int rc = duet_stop(&D, 10000);
-
-	duet_cleanup(&D);
-	return rc == 0 ? 0 : -1;
+	return duet_fixture_stop(&D);
 }
 
 static struct iscsi_discovery_address *discover(struct iscsi_context **pctx,

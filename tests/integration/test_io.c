@@ -37,19 +37,12 @@ static int setup(void **state)
 		 "           { id = 1; path = \"%s\"; size = \"16M\";"
 		 " readonly = true; } ); } );\n",
 		 D.port, TEST_IQN, p0, p1);
-	if (duet_start_config(&D, conf_text)) {
-		duet_cleanup(&D);
-		return -1;
-	}
-	return 0;
+	return duet_fixture_config(&D, conf_text);
 }
 
 static int teardown(void **state)
 {
-	int rc = duet_stop(&D, 10000);
-
-	duet_cleanup(&D);
-	return rc == 0 ? 0 : -1;
+	return duet_fixture_stop(&D);
 }
 
 static struct iscsi_context *login0(void)

@@ -20,19 +20,12 @@ static struct duet_daemon D;
 
 static int setup(void **state)
 {
-	if (duet_start_quick(&D, TEST_IQN, 1, 128ull << 20)) {
-		duet_cleanup(&D);
-		return -1;
-	}
-	return 0;
+	return duet_fixture_quick(&D, TEST_IQN, 1, 128ull << 20);
 }
 
 static int teardown(void **state)
 {
-	int rc = duet_stop(&D, 10000);
-
-	duet_cleanup(&D);
-	return rc == 0 ? 0 : -1;
+	return duet_fixture_stop(&D);
 }
 
 struct io {
