@@ -26,14 +26,7 @@
 #include "duet/log.h"
 #include "duet/util.h"
 
-__attribute__((weak)) void log_msg(enum log_level level, const char *fmt, ...)
-{
-}
-
-__attribute__((weak)) enum log_level log_get_level(void)
-{
-	return LOG_LVL_ERR;
-}
+#include "fuzz_log_stub.h"
 
 static const uint8_t secret[] = "fuzz-secret-0123456789abcdef";
 static struct event_base *base;

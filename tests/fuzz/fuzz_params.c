@@ -12,16 +12,7 @@
 #include "duet/iscsi_param.h"
 #include "duet/log.h"
 
-__attribute__((weak)) void log_msg(enum log_level level, const char *fmt, ...)
-{
-	(void)level;
-	(void)fmt;
-}
-
-__attribute__((weak)) enum log_level log_get_level(void)
-{
-	return LOG_LVL_ERR;
-}
+#include "fuzz_log_stub.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
