@@ -66,14 +66,19 @@ int ha_addrset_init(struct ha_addrset *s, struct event_base *base,
 	return s->timer ? 0 : -ENOMEM;
 }
 
-int ha_addrset_claim(struct ha_addrset *s)
+/* Add or remove (@op) every address of @s, logging each; carries on past
+ * a failure and returns the first error, or 0. */
+static int apply_all(struct ha_addrset *s,
+		     int (*op)(const char *ifname, const struct ha_addr *a,
+			       char *err, size_t errlen),
+		     const char *done)
 {
 	char err[HA_ADDR_ERRLEN], as[HA_ADDR_STRLEN];
 	unsigned i;
 	int rc, first = 0;
 
 	for (i = 0; i < s->n; i++) {
-		rc = ha_addr_add(s->ifname, &s->addr[i], err, sizeof(err));
+		rc = op(s->ifname, &s->addr[i], err, sizeof(err));
 		if (rc < 0) {
 			log_err("takeover %s: %s", s->name, err);
 			if (!first)
@@ -81,8 +86,15 @@ int ha_addrset_claim(struct ha_addrset *s)
 			continue;
 		}
 		ha_addr_format(&s->addr[i], as, sizeof(as));
-		log_info("takeover %s: %s added to %s", s->name, as, s->ifname);
+		log_info("takeover %s: %s %s %s", s->name, as, done, s->ifname);
 	}
+	return first;
+}
+
+int ha_addrset_claim(struct ha_addrset *s)
+{
+	int first = apply_all(s, ha_addr_add, "added to");
+
 	s->claimed = true;
 	announce_all(s);
 	s->round = 0;
@@ -93,26 +105,10 @@ int ha_addrset_claim(struct ha_addrset *s)
 
 int ha_addrset_release(struct ha_addrset *s)
 {
-	char err[HA_ADDR_ERRLEN], as[HA_ADDR_STRLEN];
-	unsigned i;
-	int rc, first = 0;
-
 	s->claimed = false;
 	if (s->timer)
 		evtimer_del(s->timer);
-	for (i = 0; i < s->n; i++) {
-		rc = ha_addr_del(s->ifname, &s->addr[i], err, sizeof(err));
-		if (rc < 0) {
-			log_err("takeover %s: %s", s->name, err);
-			if (!first)
-				first = rc;
-			continue;
-		}
-		ha_addr_format(&s->addr[i], as, sizeof(as));
-		log_info("takeover %s: %s removed from %s", s->name, as,
-			 s->ifname);
-	}
-	return first;
+	return apply_all(s, ha_addr_del, "removed from");
 }
 
 void ha_addrset_destroy(struct ha_addrset *s)
