@@ -29,39 +29,8 @@
 
 #include "ic_test_pair.h"
 
-/* ---- log capture (weak: the real logger wins if it is linked in) ---- */
-
-static char logbuf[64 * 1024];
-static size_t loglen;
-
-__attribute__((weak)) void log_msg(enum log_level level, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (getenv("IC_TEST_LOG"))
-		fprintf(stderr, "log[%d]: %s\n", level, line);
-	if (n > 0 && loglen + (size_t)n + 2 < sizeof(logbuf)) {
-		memcpy(logbuf + loglen, line, (size_t)n);
-		loglen += (size_t)n;
-		logbuf[loglen++] = '\n';
-		logbuf[loglen] = '\0';
-	}
-}
-
-__attribute__((weak)) enum log_level log_get_level(void)
-{
-	return LOG_LVL_DEBUG;
-}
-
-static bool logged(const char *s)
-{
-	return strstr(logbuf, s) != NULL;
-}
+#define LOG_CAPTURE_ENV "IC_TEST_LOG"
+#include "log_capture.h"
 
 /* ---- harness ---- */
 
@@ -192,8 +161,7 @@ static int setup(void **state)
 {
 	memset(&A, 0, sizeof(A));
 	memset(&B, 0, sizeof(B));
-	loglen = 0;
-	logbuf[0] = '\0';
+	log_capture_reset();
 	base = event_base_new();
 	return base ? 0 : -1;
 }
@@ -614,8 +582,7 @@ static void hello_refused(void (*tweak)(struct ic_msg *, const struct ic_msg *),
 	uint8_t f[IC_MAX_FRAME];
 	int sv[2];
 
-	loglen = 0;
-	logbuf[0] = '\0';
+	log_capture_reset();
 	base_cfg(&ca, "a", "b");
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	fd_timeout(sv[1]);

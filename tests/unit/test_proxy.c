@@ -33,39 +33,8 @@
 #include "duet/scsi_proto.h"
 #include "duet/util.h"
 
-/* ---- log capture ---- */
-
-static char logbuf[64 * 1024];
-static size_t loglen;
-
-__attribute__((weak)) void log_msg(enum log_level level, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (getenv("PROXY_TEST_LOG"))
-		fprintf(stderr, "log[%d]: %s\n", level, line);
-	if (n > 0 && loglen + (size_t)n + 2 < sizeof(logbuf)) {
-		memcpy(logbuf + loglen, line, (size_t)n);
-		loglen += (size_t)n;
-		logbuf[loglen++] = '\n';
-		logbuf[loglen] = '\0';
-	}
-}
-
-__attribute__((weak)) enum log_level log_get_level(void)
-{
-	return LOG_LVL_DEBUG;
-}
-
-static bool logged(const char *s)
-{
-	return strstr(logbuf, s) != NULL;
-}
+#define LOG_CAPTURE_ENV "PROXY_TEST_LOG"
+#include "log_capture.h"
 
 /* ---- the gate: holds owner-side commands while closed ---- */
 
@@ -319,8 +288,7 @@ static int setup(void **state)
 	local_busy_flag = false;
 	rm_max_tasks = 0;
 	tx_high_b = 0;
-	loglen = 0;
-	logbuf[0] = '\0';
+	log_capture_reset();
 	strcpy(dir, "/tmp/duet-proxy-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	snprintf(img, sizeof(img), "%s/b.img", dir);
