@@ -272,6 +272,19 @@ static void make_links(uint32_t tx_high_a, unsigned max_queued)
 	assert_int_equal(proxy_vadapter_new(&vc, &A.va), 0);
 	assert_int_equal(proxy_remote_new(&rc, &B.rm), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	if (tx_high_b) {
+		/* a backpressure test: small socket buffers, so the owner's
+		 * answers queue up in the link however fast the other side
+		 * reads (otherwise the kernel may absorb them all) */
+		int small = 8192;
+
+		assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF,
+					    &small, sizeof(small)),
+				 0);
+		assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF,
+					    &small, sizeof(small)),
+				 0);
+	}
 	assert_int_equal(ic_link_attach_fd(A.l, sv[0], "sp-b"), 0);
 	assert_int_equal(ic_link_attach_fd(B.l, sv[1], "sp-a"), 0);
 	assert_true(run_until(both_up, 2000));
