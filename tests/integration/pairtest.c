@@ -946,6 +946,7 @@ void pt_print_result(struct pt_writer *w, FILE *f)
 struct bench {
 	int inflight, errors;
 	uint64_t ios;
+	struct scsi_iovec iov; /* reads land here, straight off the socket */
 };
 
 static void bench_cb(struct iscsi_context *ctx, int status, void *data,
@@ -972,17 +973,20 @@ static int bench_issue(struct iscsi_context *ctx, struct iscsi_url *u,
 		t = iscsi_write16_task(ctx, u->lun, lba, buf, io, (int)bsz, 0,
 				       0, 0, 0, 0, bench_cb, b);
 	else
-		t = iscsi_read16_task(ctx, u->lun, lba, io, (int)bsz, 0, 0, 0,
-				      0, 0, bench_cb, b);
+		t = iscsi_read16_iov_task(ctx, u->lun, lba, io, (int)bsz, 0, 0,
+					  0, 0, 0, bench_cb, b, &b->iov, 1);
 	if (!t)
 		return -ENOMEM;
 	b->inflight++;
 	return 0;
 }
 
-int pt_bench(const char *url, const char *initiator, uint64_t first_byte,
-	     uint32_t io_size, int qd, double seconds, bool write,
-	     struct pt_bench_result *out)
+/* fill: write every @io_size chunk from @first_byte to the end once, in
+ * order (no time limit); otherwise random offsets for @seconds. */
+static int bench_run(const char *url, const char *initiator,
+		     uint64_t first_byte, uint32_t io_size, int qd,
+		     double seconds, bool write, bool fill,
+		     struct pt_bench_result *out)
 {
 	struct iscsi_context *ctx = iscsi_create_context(
 		initiator ? initiator : "iqn.2026-11.org.example:bench");
@@ -990,7 +994,7 @@ int pt_bench(const char *url, const char *initiator, uint64_t first_byte,
 	struct bench b = {0};
 	struct pt_writer tmp = {0};
 	uint8_t *buf = aligned_alloc(4096, io_size);
-	uint64_t span, rng = 0x9e3779b97f4a7c15ull;
+	uint64_t span, next = 0, rng = 0x9e3779b97f4a7c15ull;
 	double t0, end;
 	int rc = -EIO;
 
@@ -998,6 +1002,12 @@ int pt_bench(const char *url, const char *initiator, uint64_t first_byte,
 	if (!ctx || !buf || io_size % PT_BLOCK)
 		goto out;
 	memset(buf, 0xa5, io_size);
+	/* The load generator reads into one reused buffer, as a real
+	 * initiator reads into the caller's pages: no per-I/O malloc and
+	 * copy in the client, whose CPU shares this machine with the
+	 * daemons it measures. */
+	b.iov.iov_base = buf;
+	b.iov.iov_len = io_size;
 	u = iscsi_parse_full_url(ctx, url);
 	if (!u)
 		goto out;
@@ -1011,13 +1021,19 @@ int pt_bench(const char *url, const char *initiator, uint64_t first_byte,
 		goto out;
 	span = (span - first_byte) / io_size;
 	t0 = now_s();
-	end = t0 + seconds;
-	while (now_s() < end || b.inflight > 0) {
+	end = fill ? t0 + 3600 : t0 + seconds;
+	while ((now_s() < end && next < span) || b.inflight > 0) {
 		struct pollfd p;
-		while (now_s() < end && b.inflight < qd) {
-			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		while (now_s() < end && next < span && b.inflight < qd) {
+			uint64_t chunk = next;
+
+			if (fill)
+				next++;
+			else
+				rng ^= rng << 13, rng ^= rng >> 7,
+					rng ^= rng << 17, chunk = rng % span;
 			if (bench_issue(ctx, u, &b, buf, io_size, write,
-					(first_byte + rng % span * io_size) /
+					(first_byte + chunk * io_size) /
 						tmp.block_size,
 					tmp.block_size))
 				goto out;
@@ -1045,4 +1061,20 @@ out:
 		iscsi_destroy_url(u);
 	free(buf);
 	return rc;
+}
+
+int pt_bench(const char *url, const char *initiator, uint64_t first_byte,
+	     uint32_t io_size, int qd, double seconds, bool write,
+	     struct pt_bench_result *out)
+{
+	return bench_run(url, initiator, first_byte, io_size, qd, seconds,
+			 write, false, out);
+}
+
+int pt_fill(const char *url, const char *initiator, uint64_t first_byte)
+{
+	struct pt_bench_result r;
+
+	return bench_run(url, initiator, first_byte, 1u << 20, 8, 0, true, true,
+			 &r);
 }

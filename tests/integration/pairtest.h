@@ -148,6 +148,11 @@ int pt_bench(const char *url, const char *initiator, uint64_t first_byte,
 	     uint32_t io_size, int qd, double seconds, bool write,
 	     struct pt_bench_result *out);
 
+/* Write every byte from @first_byte to the end of the LUN once (1 MiB
+ * writes, QD 8), so that a benchmark that follows measures overwrites of
+ * allocated blocks, not a sparse file's block allocation. 0 or -EIO. */
+int pt_fill(const char *url, const char *initiator, uint64_t first_byte);
+
 /* The block format, for unit use: fill / check one 4 KiB block. */
 void pt_fill_block(uint8_t *buf, uint64_t blk, uint64_t seq, uint32_t gen);
 /* 0 ok (seq returned), -1 not ours / torn / wrong block */
