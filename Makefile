@@ -55,12 +55,16 @@ $(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_COMMON) tests/integr
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(INTEG_COMMON) -liscsi -lcmocka -lpthread
 
-# The pair's verifying writer/reader: a library for test_pair and a tool.
+# The pair's verifying writer/reader (a library for the pair tests and a
+# tool), and the namespace harness every test_pair*.c is built with.
 PAIRTEST := tests/integration/pairtest.c tests/integration/pairtest.h
-$(BUILD)/tests/integration/test_pair: tests/integration/test_pair.c $(PAIRTEST)
+PAIRENV := tests/integration/pairenv.c tests/integration/pairenv.h
+PAIR_BIN := $(filter $(BUILD)/tests/integration/test_pair%,$(INTEG_BIN))
+$(PAIR_BIN): $(BUILD)/tests/integration/%: tests/integration/%.c $(PAIRTEST) $(PAIRENV)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< \
-		tests/integration/pairtest.c -liscsi -lcmocka -lpthread
+		tests/integration/pairtest.c tests/integration/pairenv.c \
+		-liscsi -lcmocka -lpthread
 
 $(BUILD)/tests/tools/pairio: tests/tools/pairio.c $(PAIRTEST)
 	@mkdir -p $(dir $@)
