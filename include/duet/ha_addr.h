@@ -54,6 +54,10 @@ int ha_addr_announce(const char *ifname, const struct ha_addr *a,
  * -ENOSPC when len is too small. */
 #define HA_ARP_LEN 28
 #define HA_NA_LEN 32
+/* Any Ethernet/IPv4 ARP packet (op ARPOP_REQUEST or ARPOP_REPLY). */
+int ha_addr_build_arp(uint8_t *buf, size_t len, uint16_t op,
+		      const uint8_t sha[6], struct in_addr sip,
+		      const uint8_t tha[6], struct in_addr tip);
 int ha_addr_build_garp(uint8_t *buf, size_t len, const uint8_t mac[6],
 		       struct in_addr ip, bool reply);
 int ha_addr_build_na(uint8_t *buf, size_t len, const uint8_t mac[6],
@@ -61,5 +65,18 @@ int ha_addr_build_na(uint8_t *buf, size_t len, const uint8_t mac[6],
 /* Netlink RTM_NEWADDR/RTM_DELADDR request for ifindex. */
 int ha_addr_build_nlmsg(uint8_t *buf, size_t len, int type, int ifindex,
 			const struct ha_addr *a, uint32_t seq);
+
+/* Link-layer helpers shared with the address probes (ha_dad.h).
+ * The MAC of ifname, queried through any socket fd: 0, 1 when the
+ * interface has no ARP (loopback, NOARP, not Ethernet), or -errno. */
+int ha_addr_hwaddr(int fd, const char *ifname, uint8_t mac[6]);
+/* A non-blocking AF_PACKET/SOCK_DGRAM socket for ethertype proto
+ * (host order), bound to ifindex; fd or -errno. */
+int ha_addr_packet_socket(unsigned ifindex, uint16_t proto);
+/* Send one frame payload to the link-layer address dst; 0 or -errno. */
+int ha_addr_packet_send(int fd, unsigned ifindex, uint16_t proto,
+			const uint8_t dst[6], const void *pkt, size_t len);
+/* What to check for an errno of these calls ("" if nothing to say). */
+const char *ha_addr_hint(int e);
 
 #endif

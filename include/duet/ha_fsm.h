@@ -58,6 +58,9 @@ enum ha_event {
 	HA_EV_GIVEBACK,		/* partner released our addresses back */
 	HA_EV_TAKEN_BACK,	/* partner acknowledged our GIVEBACK */
 	HA_EV_DRAIN_DONE,	/* proxy port has no command in flight */
+	HA_EV_OWN_ADDRS_FREE,	/* takeover form: a probe of the client
+				 * network found no host holding any of our
+				 * portal addresses (ha_fsm_own_probe_at) */
 	HA_EV_TIMEOUT,		/* internal: state deadline reached */
 	HA_EV_EVAL, /* internal: re-evaluate after entering NORMAL */
 	HA_EV__COUNT
@@ -125,6 +128,14 @@ struct ha_fsm_cfg {
 	uint32_t retry_ms;	   /* NORMAL: retry a failed takeover after */
 	uint32_t drain_timeout_ms; /* GIVING_BACK: give up draining after */
 	uint32_t giveback_timeout_ms; /* GIVEBACK_WAIT: wait for TAKEN_BACK */
+	/* Takeover form, interconnect down. IC_DOWN_PROXYING: release the
+	 * partner's addresses after ic_hold_ms (0: never). IC_DOWN_RELEASED
+	 * (the partner may hold ours): probe for our own addresses, and
+	 * claim them when free, only once the interconnect has been down
+	 * reclaim_wait_ms (the partner's ic_hold_ms plus how much later
+	 * than us it may notice the loss), or since start. */
+	uint32_t ic_hold_ms;
+	uint32_t reclaim_wait_ms;
 };
 
 /* Guards used by the transition table (see ha_fsm_table()). */
@@ -138,6 +149,8 @@ enum ha_guard {
 	HA_G_SYNC_YOURS,    /* SYNC: partner holds my addresses */
 	HA_G_SYNC_OWN,	    /* SYNC: partner holds its own addresses */
 	HA_G_NOT_MAY_HOLD,  /* partner cannot hold my addresses, local up */
+	HA_G_PORTAL_UP,	    /* portal form, own path up */
+	HA_G_RECLAIM,	    /* own path up, IC down >= reclaim_wait_ms */
 	HA_G_BOOTING,	    /* never synced with the partner since boot */
 	HA_G__COUNT
 };
@@ -172,9 +185,10 @@ struct ha_fsm {
 	bool peer_path_up;
 	bool peer_reach;
 	bool ic_up;
-	bool synced;	   /* a SYNC was received since boot */
-	bool peer_fresh;   /* a SYNC was received since IC up */
-	uint32_t sync_arg; /* arg of the event being handled */
+	uint64_t ic_down_at; /* when the IC went down (or init) */
+	bool synced;	     /* a SYNC was received since boot */
+	bool peer_fresh;     /* a SYNC was received since IC up */
+	uint32_t sync_arg;   /* arg of the event being handled */
 	/* What we hold, updated by the handlers as actions succeed. */
 	bool own_held;
 	bool partner_held;
@@ -195,6 +209,11 @@ int ha_fsm_event(struct ha_fsm *f, enum ha_event ev, uint32_t arg,
 		 uint64_t now_ms);
 /* Fire the state's timer if now_ms has reached it. */
 void ha_fsm_tick(struct ha_fsm *f, uint64_t now_ms);
+/* Takeover form, IC_DOWN_RELEASED with our own path up: the time from
+ * which the caller should probe the client network for our own portal
+ * addresses (and feed HA_EV_OWN_ADDRS_FREE when nobody holds them);
+ * 0 when no probe is wanted now. */
+uint64_t ha_fsm_own_probe_at(const struct ha_fsm *f);
 /* Absolute deadline in ms for the next ha_fsm_tick(), 0 if none. */
 uint64_t ha_fsm_deadline(const struct ha_fsm *f);
 enum ha_state ha_fsm_state(const struct ha_fsm *f);

@@ -110,8 +110,9 @@ void ha_addr_format(const struct ha_addr *a, char *buf, size_t n)
 
 /* ---- packet builders -------------------------------------------------- */
 
-int ha_addr_build_garp(uint8_t *buf, size_t len, const uint8_t mac[6],
-		       struct in_addr ip, bool reply)
+int ha_addr_build_arp(uint8_t *buf, size_t len, uint16_t op,
+		      const uint8_t sha[6], struct in_addr sip,
+		      const uint8_t tha[6], struct in_addr tip)
 {
 	if (len < HA_ARP_LEN)
 		return -ENOSPC;
@@ -119,13 +120,23 @@ int ha_addr_build_garp(uint8_t *buf, size_t len, const uint8_t mac[6],
 	put_be16(buf + 2, ETH_P_IP);
 	buf[4] = 6;
 	buf[5] = 4;
-	put_be16(buf + 6, reply ? ARPOP_REPLY : ARPOP_REQUEST);
-	memcpy(buf + 8, mac, 6);
-	memcpy(buf + 14, &ip, 4); /* network order already */
-	/* target MAC: zero in a request, broadcast in a reply */
-	memset(buf + 18, reply ? 0xff : 0x00, 6);
-	memcpy(buf + 24, &ip, 4);
+	put_be16(buf + 6, op);
+	memcpy(buf + 8, sha, 6);
+	memcpy(buf + 14, &sip, 4); /* network order already */
+	memcpy(buf + 18, tha, 6);
+	memcpy(buf + 24, &tip, 4);
 	return HA_ARP_LEN;
+}
+
+int ha_addr_build_garp(uint8_t *buf, size_t len, const uint8_t mac[6],
+		       struct in_addr ip, bool reply)
+{
+	static const uint8_t zero[6],
+		bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+	/* target MAC: zero in a request, broadcast in a reply */
+	return ha_addr_build_arp(buf, len, reply ? ARPOP_REPLY : ARPOP_REQUEST,
+				 mac, ip, reply ? bcast : zero, ip);
 }
 
 int ha_addr_build_na(uint8_t *buf, size_t len, const uint8_t mac[6],
@@ -389,8 +400,7 @@ int ha_addr_present(const char *ifname, const struct ha_addr *a, char *err,
 
 /* ---- announcements ---------------------------------------------------- */
 
-/* MAC and ARP capability of ifname; 1 if it has no ARP (skip). */
-static int if_hw(int fd, const char *ifname, uint8_t mac[6])
+int ha_addr_hwaddr(int fd, const char *ifname, uint8_t mac[6])
 {
 	struct ifreq ifr;
 
@@ -408,29 +418,65 @@ static int if_hw(int fd, const char *ifname, uint8_t mac[6])
 	return 0;
 }
 
+int ha_addr_packet_socket(unsigned ifindex, uint16_t proto)
+{
+	struct sockaddr_ll ll = {.sll_family = AF_PACKET,
+				 .sll_protocol = htons(proto),
+				 .sll_ifindex = (int)ifindex};
+	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			htons(proto));
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&ll, sizeof(ll)) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+int ha_addr_packet_send(int fd, unsigned ifindex, uint16_t proto,
+			const uint8_t dst[6], const void *pkt, size_t len)
+{
+	struct sockaddr_ll ll = {.sll_family = AF_PACKET,
+				 .sll_protocol = htons(proto),
+				 .sll_ifindex = (int)ifindex,
+				 .sll_halen = 6};
+
+	memcpy(ll.sll_addr, dst, 6);
+	if (sendto(fd, pkt, len, 0, (struct sockaddr *)&ll, sizeof(ll)) < 0)
+		return -errno;
+	return 0;
+}
+
+const char *ha_addr_hint(int e)
+{
+	return hint(e);
+}
+
 static int announce_v4(const char *ifname, unsigned idx,
 		       const struct ha_addr *a, unsigned count)
 {
-	struct sockaddr_ll ll = {.sll_family = AF_PACKET,
-				 .sll_protocol = htons(ETH_P_ARP),
-				 .sll_ifindex = (int)idx,
-				 .sll_halen = 6};
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	uint8_t mac[6], pkt[HA_ARP_LEN];
 	unsigned i;
 	int fd, rc, sent = 0;
 
-	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    htons(ETH_P_ARP));
+	fd = ha_addr_packet_socket(idx, ETH_P_ARP);
 	if (fd < 0)
-		return -errno;
-	rc = if_hw(fd, ifname, mac);
-	memset(ll.sll_addr, 0xff, 6);
+		return fd;
+	rc = ha_addr_hwaddr(fd, ifname, mac);
 	for (i = 0; rc == 0 && i < count * 2; i++) {
+		int e;
+
 		ha_addr_build_garp(pkt, sizeof(pkt), mac, a->u.v4, i & 1);
-		if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&ll,
-			   sizeof(ll)) < 0) {
+		e = ha_addr_packet_send(fd, idx, ETH_P_ARP, bcast, pkt,
+					sizeof(pkt));
+		if (e < 0) {
 			if (!sent)
-				rc = -errno;
+				rc = e;
 			break; /* queue full: what went out is enough */
 		}
 		sent++;
@@ -454,7 +500,7 @@ static int announce_v6(const char *ifname, unsigned idx,
 		    IPPROTO_ICMPV6);
 	if (fd < 0)
 		return -errno;
-	rc = if_hw(fd, ifname, mac);
+	rc = ha_addr_hwaddr(fd, ifname, mac);
 	if (rc != 0)
 		goto out;
 	inet_pton(AF_INET6, "ff02::1", &dst.sin6_addr);

@@ -2,6 +2,7 @@
 /* The failover state machine: see include/duet/ha_fsm.h and
  * docs/failover.md. Pure: events and time in, actions and log lines out. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +41,7 @@ static const char *const event_names[HA_EV__COUNT] = {
 	[HA_EV_GIVEBACK] = "giveback",
 	[HA_EV_TAKEN_BACK] = "taken-back",
 	[HA_EV_DRAIN_DONE] = "drain-done",
+	[HA_EV_OWN_ADDRS_FREE] = "own-addresses-free",
 	[HA_EV_TIMEOUT] = "timeout",
 	[HA_EV_EVAL] = "evaluate",
 };
@@ -78,6 +80,8 @@ static const char *const guard_names[HA_G__COUNT] = {
 	[HA_G_SYNC_YOURS] = "sync: holds mine",
 	[HA_G_SYNC_OWN] = "sync: holds its own",
 	[HA_G_NOT_MAY_HOLD] = "partner cannot hold mine, local up",
+	[HA_G_PORTAL_UP] = "portal form, local up",
+	[HA_G_RECLAIM] = "local up, ic down >= reclaim wait",
 	[HA_G_BOOTING] = "never synced",
 };
 
@@ -452,9 +456,59 @@ static int h_boot_claim(struct ha_fsm *f)
 	return 0;
 }
 
+/* Takeover form: the partner may still hold our addresses (it proxied
+ * for us before we restarted); only a probe of the client network that
+ * finds them free lets us claim them (own-addresses-free). */
+static int h_boot_probe(struct ha_fsm *f)
+{
+	fsm_log(f, HA_LOG_WARN,
+		"no interconnect to the partner %u ms after start: probing "
+		"the client network for our portal addresses before claiming "
+		"them (the partner may still hold them)",
+		f->cfg.start_timeout_ms);
+	return 0;
+}
+
+/* Takeover form: whether the partner holds our addresses is unknown
+ * until a SYNC or a probe says so. */
 static int h_boot_idle(struct ha_fsm *f)
 {
+	f->partner_may_hold = f->cfg.takeover_form;
+	return 0;
+}
+
+/* The interconnect has been down ic_hold_ms while we proxy: we forward
+ * nothing anyway. Release the partner's addresses so that the partner,
+ * if its path is back (or it restarted), finds them free and serves its
+ * own targets directly. No GIVEBACK: there is no link to send it on. */
+static int h_ic_release(struct ha_fsm *f)
+{
+	fsm_log(f, HA_LOG_WARN,
+		"interconnect down for %u ms while proxying: releasing the "
+		"partner's portal addresses (the partner may serve them "
+		"itself)",
+		f->cfg.ic_hold_ms);
+	act(f, HA_ACT_PROXY_STOP_ACCEPT);
+	act(f, HA_ACT_PROXY_DROP_SESSIONS);
+	if (f->partner_held)
+		act(f, HA_ACT_PARTNER_ADDRS_DEL);
+	f->partner_held = false;
+	act(f, HA_ACT_PROXY_CLOSE);
+	f->proxy_open = false;
+	return 0;
+}
+
+/* Nobody on the client network holds our addresses, and a partner that
+ * held them has had ic_hold_ms to let them go: serve and claim. */
+static int h_reclaim_free(struct ha_fsm *f)
+{
+	fsm_log(f, HA_LOG_WARN,
+		"interconnect down for %" PRIu64
+		" ms and no host answers for our portal addresses: "
+		"claiming them",
+		f->now_ms - f->ic_down_at);
 	f->partner_may_hold = false;
+	claim_own(f);
 	return 0;
 }
 
@@ -480,7 +534,9 @@ static int h_takeover_timeout(struct ha_fsm *f)
 static const struct ha_fsm_row table[] = {
 	/* boot */
 	ROW(STARTING, IC_UP, ALWAYS, SYNCING, SYNCING, h_send_sync),
-	ROW(STARTING, TIMEOUT, LOCAL_UP, IC_DOWN, IC_DOWN, h_boot_claim),
+	ROW(STARTING, TIMEOUT, PORTAL_UP, IC_DOWN, IC_DOWN, h_boot_claim),
+	ROW(STARTING, TIMEOUT, LOCAL_UP, IC_DOWN_RELEASED, IC_DOWN_RELEASED,
+	    h_boot_probe),
 	ROW(STARTING, TIMEOUT, ALWAYS, IC_DOWN_RELEASED, IC_DOWN_RELEASED,
 	    h_boot_idle),
 	ROW(SYNCING, PEER_SYNC, SYNC_YOURS_UP, TAKING_BACK, TAKING_BACK,
@@ -579,9 +635,12 @@ static const struct ha_fsm_row table[] = {
 	ROW(IC_DOWN_PROXYING, IC_UP, LOCAL_UP, PROXYING, PROXYING, h_send_sync),
 	ROW(IC_DOWN_PROXYING, IC_UP, ALWAYS, LOCAL_DOWN, LOCAL_DOWN,
 	    h_ic_up_abandon),
+	ROW(IC_DOWN_PROXYING, TIMEOUT, ALWAYS, IC_DOWN, IC_DOWN, h_ic_release),
 	ROW(IC_DOWN_RELEASED, IC_UP, ALWAYS, SYNCING, SYNCING, h_send_sync),
 	ROW(IC_DOWN_RELEASED, LOCAL_UP, NOT_MAY_HOLD, IC_DOWN, IC_DOWN,
 	    h_claim_own),
+	ROW(IC_DOWN_RELEASED, OWN_ADDRS_FREE, RECLAIM, IC_DOWN, IC_DOWN,
+	    h_reclaim_free),
 };
 
 _Static_assert(ARRAY_SIZE(table) <= HA_FSM_MAX_ROWS, "raise HA_FSM_MAX_ROWS");
@@ -621,6 +680,11 @@ static bool guard(const struct ha_fsm *f, enum ha_guard g)
 		return f->sync_arg & HA_SYNC_HOLDS_OWN;
 	case HA_G_NOT_MAY_HOLD:
 		return !f->partner_may_hold && f->local_up;
+	case HA_G_PORTAL_UP:
+		return !f->cfg.takeover_form && f->local_up;
+	case HA_G_RECLAIM:
+		return f->cfg.takeover_form && f->local_up && !f->ic_up &&
+		       f->now_ms >= f->ic_down_at + f->cfg.reclaim_wait_ms;
 	case HA_G_BOOTING:
 		return !f->synced;
 	case HA_G__COUNT:
@@ -647,6 +711,8 @@ static void note(struct ha_fsm *f, enum ha_event ev, uint32_t arg)
 		break;
 	case HA_EV_IC_UP:
 	case HA_EV_IC_DOWN:
+		if (f->ic_up && ev == HA_EV_IC_DOWN)
+			f->ic_down_at = f->now_ms;
 		f->ic_up = ev == HA_EV_IC_UP;
 		f->peer_fresh = false; /* until the partner's SYNC */
 		break;
@@ -678,6 +744,10 @@ static uint64_t deadline_for(const struct ha_fsm *f, enum ha_state s,
 		break;
 	case HA_ST_GIVEBACK_WAIT:
 		ms = f->cfg.giveback_timeout_ms;
+		break;
+	case HA_ST_IC_DOWN_PROXYING:
+		if (f->cfg.takeover_form)
+			ms = f->cfg.ic_hold_ms;
 		break;
 	case HA_ST_NORMAL:
 		if (from == HA_ST_TAKING_OVER && !peer_ok(f))
@@ -736,6 +806,7 @@ void ha_fsm_init(struct ha_fsm *f, const struct ha_fsm_cfg *cfg,
 	f->peer_path_up = true;
 	f->peer_reach = true;
 	f->partner_may_hold = true; /* unknown until the partner says */
+	f->ic_down_at = now_ms;
 	f->deadline_ms = deadline_for(f, HA_ST_STARTING, HA_ST_STARTING);
 	fsm_log(f, HA_LOG_INFO, "-> STARTING (%s form)",
 		cfg->takeover_form ? "takeover" : "portal");
@@ -779,6 +850,16 @@ void ha_fsm_tick(struct ha_fsm *f, uint64_t now_ms)
 	f->in_event = true;
 	dispatch(f, HA_EV_TIMEOUT);
 	f->in_event = false;
+}
+
+uint64_t ha_fsm_own_probe_at(const struct ha_fsm *f)
+{
+	uint64_t at = f->ic_down_at + f->cfg.reclaim_wait_ms;
+
+	if (!f->cfg.takeover_form || f->state != HA_ST_IC_DOWN_RELEASED ||
+	    !f->local_up || f->ic_up)
+		return 0;
+	return at ? at : 1;
 }
 
 uint64_t ha_fsm_deadline(const struct ha_fsm *f)

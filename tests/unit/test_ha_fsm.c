@@ -62,6 +62,8 @@ static const struct ha_fsm_cfg base_cfg = {
 	.retry_ms = 1000,
 	.drain_timeout_ms = 5000,
 	.giveback_timeout_ms = 3000,
+	.ic_hold_ms = 10000,
+	.reclaim_wait_ms = 11500,
 };
 
 struct t {
@@ -218,19 +220,68 @@ static void test_boot_timeout_claims(void **state)
 	struct t t;
 
 	(void)state;
-	t_init(&t, true);
+	/* portal form: no address can be on two hosts, claim at once */
+	t_init(&t, false);
 	ev(&t, HA_EV_LOCAL_UP);
 	tick_at(&t, 10999);
 	expect_state(&t, HA_ST_STARTING);
 	assert_int_equal(t.r.n, 0);
 	tick_at(&t, 11000);
 	expect_state(&t, HA_ST_IC_DOWN);
-	expect_acts(&t, 2, HA_ACT_OWN_SERVE, HA_ACT_OWN_ADDRS_ADD);
+	expect_acts(&t, 1, HA_ACT_OWN_SERVE);
 	assert_non_null(strstr(t.r.log[0], "claiming own portal addresses"));
 	/* no address moves while the interconnect is down */
 	assert_int_equal(ev(&t, HA_EV_LOCAL_DOWN), -ENOENT);
 	assert_int_equal(t.r.n, 0);
 	assert_int_equal(ev(&t, HA_EV_PEER_DOWN), -ENOENT);
+	assert_int_equal(t.r.n, 0);
+	assert_int_equal(ha_fsm_own_probe_at(&t.f), 0);
+	t_done(&t);
+}
+
+/* Takeover form: a lone start claims its addresses only after a probe of
+ * the client network found them free, and not before a partner that
+ * proxied for us has had its ic_hold_ms to let them go. */
+static void test_boot_timeout_probes(void **state)
+{
+	struct t t;
+
+	(void)state;
+	t_init(&t, true);
+	ev(&t, HA_EV_LOCAL_UP);
+	assert_int_equal(ha_fsm_own_probe_at(&t.f), 0); /* STARTING */
+	tick_at(&t, 11000);
+	expect_state(&t, HA_ST_IC_DOWN_RELEASED);
+	assert_int_equal(t.r.n, 0);
+	assert_non_null(strstr(t.r.log[0], "probing the client network"));
+	assert_true(t.f.partner_may_hold);
+	/* IC down since start (1000) + reclaim wait */
+	assert_int_equal(ha_fsm_own_probe_at(&t.f), 1000 + 11500);
+	t.now = 12499;
+	assert_int_equal(ev(&t, HA_EV_OWN_ADDRS_FREE), -ENOENT);
+	expect_state(&t, HA_ST_IC_DOWN_RELEASED);
+	assert_int_equal(t.r.n, 0);
+	t.now = 12500;
+	assert_int_equal(ev(&t, HA_EV_OWN_ADDRS_FREE), 0);
+	expect_state(&t, HA_ST_IC_DOWN);
+	expect_acts(&t, 2, HA_ACT_OWN_SERVE, HA_ACT_OWN_ADDRS_ADD);
+	assert_true(t.f.own_held);
+	assert_false(t.f.partner_may_hold);
+	assert_int_equal(ha_fsm_own_probe_at(&t.f), 0);
+	/* IC back: sync says we hold ours */
+	ev(&t, HA_EV_IC_UP);
+	expect_state(&t, HA_ST_NORMAL);
+	expect_acts(&t, 1, SEND(HA_MSG_SYNC));
+	assert_int_equal(t.r.a[0].arg, HA_SYNC_PATH_UP | HA_SYNC_HOLDS_OWN);
+	t_done(&t);
+
+	/* a probe result with our path down is ignored */
+	t_init(&t, true);
+	ev(&t, HA_EV_LOCAL_UP);
+	tick_at(&t, 20000);
+	ev(&t, HA_EV_LOCAL_DOWN);
+	assert_int_equal(ha_fsm_own_probe_at(&t.f), 0);
+	assert_int_equal(ev(&t, HA_EV_OWN_ADDRS_FREE), -ENOENT);
 	assert_int_equal(t.r.n, 0);
 	t_done(&t);
 }
@@ -240,19 +291,33 @@ static void test_boot_timeout_path_down(void **state)
 	struct t t;
 
 	(void)state;
-	t_init(&t, true);
+	/* portal form: nobody can hold our addresses, reclaim on path up */
+	t_init(&t, false);
 	tick_at(&t, 20000);
 	expect_state(&t, HA_ST_IC_DOWN_RELEASED);
 	assert_int_equal(t.r.n, 0);
-	/* nobody can hold our addresses: reclaim even without the IC */
 	ev(&t, HA_EV_LOCAL_UP);
 	expect_state(&t, HA_ST_IC_DOWN);
-	expect_acts(&t, 2, HA_ACT_OWN_SERVE, HA_ACT_OWN_ADDRS_ADD);
-	/* IC back with local up: sync and NORMAL */
+	expect_acts(&t, 1, HA_ACT_OWN_SERVE);
 	ev(&t, HA_EV_IC_UP);
 	expect_state(&t, HA_ST_NORMAL);
 	expect_acts(&t, 1, SEND(HA_MSG_SYNC));
 	assert_int_equal(t.r.a[0].arg, HA_SYNC_PATH_UP | HA_SYNC_HOLDS_OWN);
+	t_done(&t);
+
+	/* takeover form: the partner may hold them, path up alone is not
+	 * enough: the probe decides */
+	t_init(&t, true);
+	tick_at(&t, 20000);
+	expect_state(&t, HA_ST_IC_DOWN_RELEASED);
+	assert_true(t.f.partner_may_hold);
+	assert_int_equal(ha_fsm_own_probe_at(&t.f), 0);
+	assert_int_equal(ev(&t, HA_EV_LOCAL_UP), -ENOENT);
+	assert_int_equal(t.r.n, 0);
+	assert_int_equal(ha_fsm_own_probe_at(&t.f), 1000 + 11500);
+	ev(&t, HA_EV_OWN_ADDRS_FREE);
+	expect_state(&t, HA_ST_IC_DOWN);
+	expect_acts(&t, 2, HA_ACT_OWN_SERVE, HA_ACT_OWN_ADDRS_ADD);
 	t_done(&t);
 }
 
@@ -790,6 +855,113 @@ static void test_ic_down_proxying(void **state)
 	t_done(&t);
 }
 
+/* Interconnect down ic_hold_ms while proxying (takeover form): the
+ * partner's addresses are released so that the partner, whose path may
+ * be back, can serve them itself; the normal rows apply once it returns. */
+static void test_ic_hold_release(void **state)
+{
+	struct t t;
+	int i;
+
+	(void)state;
+	t_init(&t, true);
+	to_proxying(&t);
+	t.now = 40000;
+	ev(&t, HA_EV_IC_DOWN);
+	expect_state(&t, HA_ST_IC_DOWN_PROXYING);
+	assert_int_equal(ha_fsm_deadline(&t.f), 40000 + 10000);
+	tick_at(&t, 49999);
+	expect_state(&t, HA_ST_IC_DOWN_PROXYING);
+	assert_int_equal(t.r.n, 0);
+	tick_at(&t, 50000);
+	expect_state(&t, HA_ST_IC_DOWN);
+	/* no GIVEBACK: there is no link to carry it */
+	expect_acts(&t, 4, HA_ACT_PROXY_STOP_ACCEPT, HA_ACT_PROXY_DROP_SESSIONS,
+		    HA_ACT_PARTNER_ADDRS_DEL, HA_ACT_PROXY_CLOSE);
+	assert_non_null(strstr(t.r.log[0], "releasing the partner's"));
+	assert_false(t.f.partner_held || t.f.proxy_open);
+	assert_true(t.f.own_held);
+	assert_int_equal(ha_fsm_deadline(&t.f), 0);
+	/* the interconnect returns, the partner's path still down:
+	 * take over again through the ordinary rows */
+	ev(&t, HA_EV_IC_UP);
+	expect_state(&t, HA_ST_NORMAL);
+	expect_acts(&t, 1, SEND(HA_MSG_SYNC));
+	assert_int_equal(t.r.a[0].arg, HA_SYNC_PATH_UP | HA_SYNC_HOLDS_OWN);
+	sync_ev(&t, 0);
+	expect_state(&t, HA_ST_TAKING_OVER);
+	expect_acts(&t, 1, SEND(HA_MSG_TAKEOVER_REQ));
+	t_done(&t);
+
+	/* giving back when the IC went: same hold timer */
+	t_init(&t, true);
+	to_giving_back(&t);
+	ev(&t, HA_EV_IC_DOWN);
+	expect_state(&t, HA_ST_IC_DOWN_PROXYING);
+	assert_int_equal(ha_fsm_deadline(&t.f), t.now + 10000);
+	t_done(&t);
+
+	/* portal form: nothing to release, no timer */
+	t_init(&t, false);
+	to_proxying(&t);
+	ev(&t, HA_EV_IC_DOWN);
+	expect_state(&t, HA_ST_IC_DOWN_PROXYING);
+	assert_int_equal(ha_fsm_deadline(&t.f), 0);
+	for (i = 0; i < t.r.n; i++)
+		assert_true(t.r.a[i].type != HA_ACT_PARTNER_ADDRS_DEL);
+	t_done(&t);
+}
+
+/* The owner whose partner proxied for it, interconnect down (partner
+ * dead, or cut): once the partner has had its ic_hold_ms, a probe that
+ * finds our addresses free lets us claim them. */
+static void test_ic_down_owner_reclaims(void **state)
+{
+	struct t t;
+
+	(void)state;
+	t_init(&t, true);
+	to_partner_proxying(&t);
+	t.now = 30000;
+	ev(&t, HA_EV_IC_DOWN);
+	expect_state(&t, HA_ST_IC_DOWN_RELEASED);
+	assert_true(t.f.partner_may_hold);
+	/* own path still down: no probe */
+	assert_int_equal(ha_fsm_own_probe_at(&t.f), 0);
+	t.now = 31000;
+	assert_int_equal(ev(&t, HA_EV_LOCAL_UP), -ENOENT);
+	assert_int_equal(t.r.n, 0);
+	assert_int_equal(ha_fsm_own_probe_at(&t.f), 30000 + 11500);
+	/* too early: a live partner may not have released them yet */
+	t.now = 41499;
+	assert_int_equal(ev(&t, HA_EV_OWN_ADDRS_FREE), -ENOENT);
+	assert_int_equal(t.r.n, 0);
+	t.now = 41500;
+	assert_int_equal(ev(&t, HA_EV_OWN_ADDRS_FREE), 0);
+	expect_state(&t, HA_ST_IC_DOWN);
+	expect_acts(&t, 2, HA_ACT_OWN_SERVE, HA_ACT_OWN_ADDRS_ADD);
+	assert_non_null(strstr(t.r.log[0], "claiming them"));
+	assert_false(t.f.partner_may_hold);
+	/* partner back (restarted): it holds nothing, we keep ours */
+	ev(&t, HA_EV_IC_UP);
+	expect_state(&t, HA_ST_NORMAL);
+	expect_acts(&t, 1, SEND(HA_MSG_SYNC));
+	sync_ev(&t, HA_SYNC_PATH_UP | HA_SYNC_HOLDS_OWN);
+	expect_state(&t, HA_ST_NORMAL);
+	assert_int_equal(t.r.n, 0);
+	t_done(&t);
+
+	/* portal form: never probes */
+	t_init(&t, false);
+	to_partner_proxying(&t);
+	ev(&t, HA_EV_IC_DOWN);
+	ev(&t, HA_EV_LOCAL_UP);
+	assert_int_equal(ha_fsm_own_probe_at(&t.f), 0);
+	t.now += 60000;
+	assert_int_equal(ev(&t, HA_EV_OWN_ADDRS_FREE), -ENOENT);
+	t_done(&t);
+}
+
 static void test_ic_down_owner(void **state)
 {
 	struct t t;
@@ -1037,6 +1209,18 @@ static void pump(struct pair *p)
 	}
 }
 
+/* Node i's probe of its own addresses, when its machine wants one: the
+ * other host answers iff it holds them. */
+static void probe(struct pair *p, int i)
+{
+	uint64_t at = ha_fsm_own_probe_at(&p->n[i].f);
+
+	if (!at || at > p->now || p->held_by[i][1 - i])
+		return;
+	ha_fsm_event(&p->n[i].f, HA_EV_OWN_ADDRS_FREE, 0, p->now);
+	pump(p);
+}
+
 static void both(struct pair *p, enum ha_event e)
 {
 	ha_fsm_event(&p->n[0].f, e, 0, p->now);
@@ -1191,7 +1375,7 @@ static void test_pair_random(void **state)
 		pair_init(&p);
 		srand(seed);
 		for (step = 0; step < 200; step++) {
-			int r = rand() % 8, i = rand() % 2;
+			int r = rand() % 9, i = rand() % 2;
 
 			p.now += (uint64_t)(rand() % 3000);
 			if (r < 4) {
@@ -1205,6 +1389,8 @@ static void test_pair_random(void **state)
 						     : HA_EV_PEER_UNREACHABLE,
 					     0, p.now);
 				pump(&p);
+			} else if (r == 6) {
+				probe(&p, i);
 			} else {
 				ha_fsm_tick(&p.n[i].f, p.now);
 				pump(&p);
@@ -1241,6 +1427,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_boot_sync_normal),
 		cmocka_unit_test(test_boot_timeout_claims),
+		cmocka_unit_test(test_boot_timeout_probes),
 		cmocka_unit_test(test_boot_timeout_path_down),
 		cmocka_unit_test(test_sync_partner_holds),
 		cmocka_unit_test(test_sync_idle_path_down),
@@ -1259,6 +1446,8 @@ int main(void)
 		cmocka_unit_test(test_ic_down_normal),
 		cmocka_unit_test(test_ic_down_proxying),
 		cmocka_unit_test(test_ic_down_owner),
+		cmocka_unit_test(test_ic_hold_release),
+		cmocka_unit_test(test_ic_down_owner_reclaims),
 		cmocka_unit_test(test_sync_conflicts),
 		cmocka_unit_test(test_illegal_events_ignored),
 		cmocka_unit_test(test_reentry_refused),
