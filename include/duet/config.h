@@ -90,6 +90,9 @@ struct cfg_cluster {
 	uint32_t damp_ms;	    /* a path must be stable this long */
 	uint32_t probe_interval_ms; /* witness probes */
 	uint32_t probe_timeout_ms;
+	/* takeover form: a proxying node releases the partner's addresses
+	 * after the interconnect has been down this long */
+	uint32_t ic_hold_ms;
 	/* SHA-256 over the canonical rendering of the pair-wide content
 	 * (README.md, "Config fingerprint"). */
 	uint8_t fingerprint[CFG_FINGERPRINT_LEN];

@@ -602,6 +602,7 @@ static void parse_cluster(struct cfg_errs *e, const config_setting_t *g,
 					   "damp_ms",
 					   "probe_interval_ms",
 					   "probe_timeout_ms",
+					   "ic_hold_ms",
 					   NULL};
 	const char *v;
 
@@ -639,6 +640,8 @@ static void parse_cluster(struct cfg_errs *e, const config_setting_t *g,
 		&c->probe_interval_ms);
 	get_u32(e, g, "probe_timeout_ms", CFG_PROBE_MIN, CFG_PROBE_MAX,
 		&c->probe_timeout_ms);
+	get_u32(e, g, "ic_hold_ms", CFG_IC_HOLD_MIN, CFG_IC_HOLD_MAX,
+		&c->ic_hold_ms);
 }
 
 static void parse_node_ic(struct cfg_errs *e, const config_setting_t *g,

@@ -534,9 +534,9 @@ int cfg_pair_render(const struct duet_config *cfg, char **out, size_t *len)
 		"heartbeat_interval_ms=%" PRIu32
 		"\nheartbeat_timeout_ms=%" PRIu32 "\ndamp_ms=%" PRIu32
 		"\nprobe_interval_ms=%" PRIu32 "\nprobe_timeout_ms=%" PRIu32
-		"\n",
+		"\nic_hold_ms=%" PRIu32 "\n",
 		c->heartbeat_interval_ms, c->heartbeat_timeout_ms, c->damp_ms,
-		c->probe_interval_ms, c->probe_timeout_ms);
+		c->probe_interval_ms, c->probe_timeout_ms, c->ic_hold_ms);
 	put_node(f, &n[first]);
 	put_node(f, &n[1 - first]);
 	if (fclose(f) != 0) {

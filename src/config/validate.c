@@ -112,6 +112,7 @@ void config_defaults(struct duet_config *cfg)
 		.damp_ms = 3000,
 		.probe_interval_ms = 500,
 		.probe_timeout_ms = 1000,
+		.ic_hold_ms = 10000,
 	};
 }
 

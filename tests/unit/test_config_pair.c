@@ -118,6 +118,7 @@ static void test_good_pair(void **state)
 	assert_memory_equal(a.cluster.secret, "0123456789abcdef", 16);
 	assert_int_equal(a.cluster.heartbeat_interval_ms, 250);
 	assert_int_equal(a.cluster.heartbeat_timeout_ms, 1500);
+	assert_int_equal(a.cluster.ic_hold_ms, 10000);
 	assert_int_equal(a.self, 0);
 	assert_ptr_equal(config_self(&a), &a.nodes[0]);
 	assert_ptr_equal(config_partner(&a), &a.nodes[1]);
@@ -147,7 +148,7 @@ static void test_good_pair(void **state)
 
 static void test_fingerprint_content(void **state)
 {
-	struct duet_config x, y, z;
+	struct duet_config x, y, z, w;
 	char *t;
 
 	assert_int_equal(load_as(good, "a", &x), 0);
@@ -167,6 +168,16 @@ static void test_fingerprint_content(void **state)
 	assert_memory_not_equal(x.cluster.fingerprint, z.cluster.fingerprint,
 				32);
 	free(t);
+	/* So does ic_hold_ms (both nodes rely on it). */
+	assert_true(asprintf(&t, "%s", good) > 0);
+	memcpy(strstr(t, "proxy = \"portal\"; };"), "ic_hold_ms = 3000;};", 20);
+	if (load_as(t, "a", &w))
+		fail_msg("%s", errs);
+	assert_int_equal(w.cluster.ic_hold_ms, 3000);
+	assert_memory_not_equal(x.cluster.fingerprint, w.cluster.fingerprint,
+				32);
+	free(t);
+	config_free(&w);
 	config_free(&x);
 	config_free(&y);
 	config_free(&z);
@@ -557,7 +568,8 @@ static void test_timings(void **state)
 			"  heartbeat_timeout_ms = 2000;\n"
 			"  damp_ms = -1;\n"
 			"  probe_interval_ms = 5;\n"
-			"  probe_timeout_ms = 9999999; };\n"
+			"  probe_timeout_ms = 9999999;\n"
+			"  ic_hold_ms = 999; };\n"
 			"nodes = ( { name = \"a\"; interconnect = "
 			"\"192.0.2.1\"; proxy_portals = ( \"198.51.100.21\" ); "
 			"portals = ( \"198.51.100.11\" ); },\n"
@@ -571,6 +583,7 @@ static void test_timings(void **state)
 	expect_err(4, "'damp_ms' = -1 is out of range");
 	expect_err(5, "'probe_interval_ms' = 5 is out of range");
 	expect_err(6, "'probe_timeout_ms' = 9999999 is out of range");
+	expect_err(7, "'ic_hold_ms' = 999 is out of range");
 
 	assert_int_equal(
 		load_as("cluster = { name = \"pair0\"; secret_file = \"%s\";\n"
