@@ -45,5 +45,10 @@ int ha_addrset_claim(struct ha_addrset *s);
 /* Stop announcing, remove every address; the first error, all tried. */
 int ha_addrset_release(struct ha_addrset *s);
 void ha_addrset_destroy(struct ha_addrset *s);
+/* At start, before anything is claimed: remove every address of the set
+ * still on the interface (a previous process was killed and the kernel
+ * kept what it had added), each logged. The number removed, or the first
+ * error (all tried). */
+int ha_addrset_remove_leftovers(struct ha_addrset *s);
 
 #endif

@@ -48,7 +48,8 @@ int ha_dad_build_arp_probe(uint8_t *buf, size_t len, const uint8_t mac[6],
 
 static void solicited_node(const struct in6_addr *t, struct in6_addr *g)
 {
-	static const uint8_t pfx[13] = {0xff, 0x02, 0, 0, 0, 0,
+	/* ff02::1:ff00:0/104 */
+	static const uint8_t pfx[13] = {0xff, 0x02, 0, 0, 0, 0,	  0,
 					0,    0,    0, 0, 1, 0xff};
 
 	memcpy(g->s6_addr, pfx, 13);

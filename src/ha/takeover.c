@@ -111,6 +111,51 @@ int ha_addrset_release(struct ha_addrset *s)
 	return apply_all(s, ha_addr_del, "removed from");
 }
 
+static int remove_leftover(struct ha_addrset *s, const struct ha_addr *a)
+{
+	char err[HA_ADDR_ERRLEN], as[HA_ADDR_STRLEN];
+	int rc = ha_addr_present(s->ifname, a, err, sizeof(err));
+
+	ha_addr_format(a, as, sizeof(as));
+	if (rc == 1)
+		rc = ha_addr_del(s->ifname, a, err, sizeof(err));
+	else if (rc == 0)
+		return 0;
+	if (rc == 0)
+		rc = ha_addr_present(s->ifname, a, err, sizeof(err));
+	if (rc == 0) {
+		log_warn("takeover %s: removed leftover address %s from %s (a "
+			 "previous duetd did not stop cleanly)",
+			 s->name, as, s->ifname);
+		return 1;
+	}
+	if (rc == 1) {
+		rc = -EEXIST;
+		snprintf(err, sizeof(err),
+			 "%s is on %s with another prefix: it was not added by "
+			 "duetd; remove it (portal addresses of the takeover "
+			 "form move between the nodes)",
+			 as, s->ifname);
+	}
+	log_err("takeover %s: leftover address: %s", s->name, err);
+	return rc;
+}
+
+int ha_addrset_remove_leftovers(struct ha_addrset *s)
+{
+	unsigned i;
+	int rc, removed = 0, first = 0;
+
+	for (i = 0; i < s->n; i++) {
+		rc = remove_leftover(s, &s->addr[i]);
+		if (rc < 0 && !first)
+			first = rc;
+		else if (rc > 0)
+			removed++;
+	}
+	return first ? first : removed;
+}
+
 void ha_addrset_destroy(struct ha_addrset *s)
 {
 	if (s->timer)

@@ -105,6 +105,7 @@ static void after_event(struct duet_node *n)
 	}
 	home_reconcile(n);
 	arm_timer(n);
+	node_dad_reconcile(n);
 }
 
 void node_ha_event(struct duet_node *n, enum ha_event ev, uint32_t arg)
@@ -690,9 +691,14 @@ int node_ha_start(struct duet_node *n)
 		.retry_ms = RETRY_MS,
 		.drain_timeout_ms = DRAIN_TIMEOUT_MS,
 		.giveback_timeout_ms = GIVEBACK_TIMEOUT_MS,
+		.ic_hold_ms = n->cfg->cluster.ic_hold_ms,
+		.reclaim_wait_ms = n->cfg->cluster.ic_hold_ms +
+				   n->cfg->cluster.heartbeat_timeout_ms,
 	};
 	int rc = make_sets(n);
 
+	if (rc == 0)
+		rc = node_dad_start(n);
 	if (rc < 0)
 		return rc;
 	n->ev_fsm = evtimer_new(n->base, fsm_timer_cb, n);
@@ -708,9 +714,12 @@ int node_ha_start(struct duet_node *n)
 	if (n->takeover)
 		log_warn("pair: takeover form: the home port refuses logins "
 			 "(status 0x0301, retried by initiators) until partner "
-			 "%s tells whether it holds our portal addresses, or "
-			 "%u ms without an interconnect",
-			 n->partner->name, fc.start_timeout_ms);
+			 "%s tells whether it holds our portal addresses, or, "
+			 "without an interconnect after %u ms, until a probe "
+			 "of the client network finds them free (not before "
+			 "%u ms)",
+			 n->partner->name, fc.start_timeout_ms,
+			 fc.reclaim_wait_ms);
 	n->last_state = ha_fsm_state(&n->fsm);
 	n->state_since_ms = node_now_ms();
 	peer_probe_config(n);
@@ -725,6 +734,7 @@ int node_ha_start(struct duet_node *n)
 
 void node_ha_stop(struct duet_node *n)
 {
+	node_dad_stop(n);
 	if (n->peer_mon) {
 		ha_path_mon_destroy(n->peer_mon);
 		n->peer_mon = NULL;

@@ -17,6 +17,7 @@
 #include "duet/proxy.h"
 
 struct event;
+struct ha_dad;
 
 /* Administrator override of the client path (`duetctl path`). */
 enum node_force {
@@ -81,6 +82,13 @@ struct duet_node {
 	struct event *ev_serve; /* home port waits for proxied commands */
 	uint64_t serve_wait_since;
 	struct ha_addrset own_set, partner_set;
+	/* Probes of our own addresses (takeover form, node_dad.c). */
+	struct ha_dad *dad;   /* the round running, or NULL */
+	struct event *ev_dad; /* next round */
+	int dad_last;	      /* verdict last logged, -1 none */
+	unsigned dad_last_idx;
+	uint8_t dad_last_mac[6];
+	bool dad_waiting; /* "probing in N ms" logged */
 	enum ha_state last_state;
 	uint64_t state_since_ms;
 	uint64_t t_path_down_ms, t_path_up_ms; /* for `pair` */
@@ -104,6 +112,12 @@ void node_ha_link_down(struct duet_node *n);
 void node_ha_set_force(struct duet_node *n, enum node_force f);
 int node_path_raw(const struct duet_node *n);
 const char *node_force_name(enum node_force f);
+
+/* node_dad.c (takeover form): leftovers removed at start, probes of our
+ * own addresses while the machine wants them. */
+int node_dad_start(struct duet_node *n);
+void node_dad_reconcile(struct duet_node *n);
+void node_dad_stop(struct duet_node *n);
 
 /* node_ctl.c */
 void node_ctl_register(struct duet_node *n);
