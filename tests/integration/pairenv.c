@@ -296,8 +296,10 @@ int write_pair_conf(struct env *e, enum form form, const char *path,
 		"  heartbeat_timeout_ms = 1500;\n"
 		"  damp_ms = %d;\n"
 		"  probe_interval_ms = 500; probe_timeout_ms = 1000;\n"
+		"  ic_hold_ms = %d;\n"
 		"};\n",
-		e->prefix, key, portal ? "portal" : "takeover", DAMP_MS);
+		e->prefix, key, portal ? "portal" : "takeover", DAMP_MS,
+		IC_HOLD_MS);
 	fprintf(f, "nodes = (\n");
 	for (int n = 0; n < 2; n++) {
 		char c = (char)('a' + n);

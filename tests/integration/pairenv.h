@@ -20,6 +20,8 @@
 #define IQN_B "iqn.2026-11.org.example:b.disk0"
 #define LUN_SIZE "64M"
 #define DAMP_MS 2000
+#define IC_HOLD_MS 3000 /* cluster.ic_hold_ms */
+#define HB_TIMEOUT_MS 1500
 
 enum form { FORM_PORTAL, FORM_TAKEOVER };
 
