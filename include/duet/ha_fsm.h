@@ -14,7 +14,11 @@
  * means the partner reported its client path down, or we found it
  * unreachable on the client network while it is alive on the interconnect.
  *
- * Rules it enforces: no address moves while the interconnect is down; an
+ * Rules it enforces: no address moves to a second host while the
+ * interconnect is down (takeover form: a proxying node lets the
+ * partner's addresses go after ic_hold_ms, and an owner that may have
+ * been proxied for claims its own only after reclaim_wait_ms and a
+ * conflict probe that found them free: HA_EV_OWN_ADDRS_FREE); an
  * owner drops its addresses before it answers RELEASED, and a proxy node
  * adds them only after RELEASED; at giveback the proxy node drains and
  * releases before it sends GIVEBACK, and the owner serves before it
