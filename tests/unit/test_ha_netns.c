@@ -34,6 +34,7 @@
 #include <event2/event.h>
 
 #include "duet/ha_addr.h"
+#include "duet/ha_dad.h"
 #include "duet/ha_path.h"
 #include "duet/ha_takeover.h"
 
@@ -631,6 +632,134 @@ static void test_addrset_claim_release(void **state)
 			 -EINVAL);
 }
 
+/* ---- address conflict probes against the kernel of ns B ---- */
+
+struct dad_wait {
+	struct event_base *base;
+	struct ha_dad_result r;
+	bool done;
+};
+
+static void on_dad(void *ctx, const struct ha_dad_result *r)
+{
+	struct dad_wait *w = ctx;
+
+	w->r = *r;
+	w->done = true;
+	event_base_loopbreak(w->base);
+}
+
+/* One probe round for addrs on va; the verdict (bounded: 3 s). */
+static enum ha_dad_verdict dad_round(const char *const *addrs, unsigned n,
+				     struct ha_dad_result *out)
+{
+	const struct ha_dad_cfg cfg = HA_DAD_CFG_DEFAULT;
+	struct ha_addr a[4];
+	struct dad_wait w = {0};
+	struct ha_dad *d;
+	struct timeval tv = {3, 0};
+	uint64_t t0 = now_ms();
+
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(ha_addr_parse(addrs[i], &a[i]), 0);
+	w.base = event_base_new();
+	assert_int_equal(ha_dad_start(w.base, va, a, n, &cfg, on_dad, &w, &d),
+			 0);
+	assert_false(w.done); /* never from inside start */
+	event_base_loopexit(w.base, &tv);
+	event_base_dispatch(w.base);
+	assert_true(w.done);
+	/* bounded by the round (+ scheduling slack) */
+	assert_true(now_ms() - t0 <= ha_dad_round_ms(&cfg) + 1000);
+	ha_dad_free(d);
+	event_base_free(w.base);
+	*out = w.r;
+	return w.r.verdict;
+}
+
+static void test_dad_probes(void **state)
+{
+	static const char *const v4[] = {"192.0.2.31/32", "192.0.2.32/32"};
+	static const char *const v6[] = {"2001:db8::32/128"};
+	struct ha_dad_result r;
+	bool have6;
+
+	(void)state;
+	SKIP_UNLESS_READY();
+	assert_int_equal(dad_round(v4, 2, &r), HA_DAD_FREE);
+	assert_true(r.probed);
+	/* ns B holds .32: its kernel answers our ARP probe */
+	assert_int_equal(
+		run("ip -n %s addr add 192.0.2.32/32 dev %s", ns_b, vb), 0);
+	assert_int_equal(dad_round(v4, 2, &r), HA_DAD_HELD);
+	assert_int_equal(r.idx, 1);
+	assert_memory_not_equal(r.mac, va_mac, 6);
+	assert_int_equal(
+		run("ip -n %s addr del 192.0.2.32/32 dev %s", ns_b, vb), 0);
+	assert_int_equal(dad_round(v4, 2, &r), HA_DAD_FREE);
+
+	have6 = run("ip -n %s addr add 2001:db8::32/128 dev %s nodad", ns_b,
+		    vb) == 0;
+	if (!have6) {
+		print_message("IPv6 unavailable here: DAD part skipped\n");
+		return;
+	}
+	assert_int_equal(dad_round(v6, 1, &r), HA_DAD_HELD);
+	assert_int_equal(r.idx, 0);
+	assert_memory_not_equal(r.mac, va_mac, 6);
+	assert_int_equal(
+		run("ip -n %s addr del 2001:db8::32/128 dev %s", ns_b, vb), 0);
+	assert_int_equal(dad_round(v6, 1, &r), HA_DAD_FREE);
+}
+
+static void test_dad_bad_args(void **state)
+{
+	const struct ha_dad_cfg cfg = HA_DAD_CFG_DEFAULT;
+	struct ha_addr a;
+	struct ha_dad *d;
+	struct event_base *base;
+
+	(void)state;
+	SKIP_UNLESS_READY();
+	base = event_base_new();
+	ha_addr_parse("192.0.2.32/32", &a);
+	assert_int_equal(ha_dad_start(base, "no-such-if0", &a, 1, &cfg, on_dad,
+				      NULL, &d),
+			 -ENODEV);
+	assert_null(d);
+	assert_int_equal(ha_dad_start(base, va, &a, 0, &cfg, on_dad, NULL, &d),
+			 -EINVAL);
+	ha_dad_free(NULL);
+	event_base_free(base);
+}
+
+/* A duetd killed with SIGKILL leaves its addresses; the next start
+ * removes them. One with another prefix is not ours: an error. */
+static void test_addrset_leftovers(void **state)
+{
+	struct ha_addrset set;
+	struct ha_addr a[2], other;
+	struct event_base *base;
+	char err[HA_ADDR_ERRLEN];
+
+	(void)state;
+	SKIP_UNLESS_READY();
+	base = event_base_new();
+	ha_addr_parse("192.0.2.41/32", &a[0]);
+	ha_addr_parse("192.0.2.42/32", &a[1]);
+	assert_int_equal(ha_addrset_init(&set, base, "own", va, a, 2), 0);
+	assert_int_equal(ha_addrset_remove_leftovers(&set), 0);
+	assert_int_equal(ha_addr_add(va, &a[1], err, sizeof(err)), 0);
+	assert_int_equal(ha_addrset_remove_leftovers(&set), 1);
+	assert_int_equal(ha_addr_present(va, &a[1], err, sizeof(err)), 0);
+	ha_addr_parse("192.0.2.41/28", &other);
+	assert_int_equal(ha_addr_add(va, &other, err, sizeof(err)), 0);
+	assert_int_equal(ha_addrset_remove_leftovers(&set), -EEXIST);
+	assert_int_equal(ha_addr_del(va, &other, err, sizeof(err)), 0);
+	ha_addrset_destroy(&set);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -642,6 +771,9 @@ int main(void)
 		cmocka_unit_test(test_gratuitous_arp),
 		cmocka_unit_test(test_neighbour_advert),
 		cmocka_unit_test(test_addrset_claim_release),
+		cmocka_unit_test(test_dad_probes),
+		cmocka_unit_test(test_dad_bad_args),
+		cmocka_unit_test(test_addrset_leftovers),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
