@@ -139,6 +139,7 @@ static int cmd_status(struct ctl_reply *r, struct duet_node *n)
 	else
 		ctl_reply_printf(r, "partner on the client network: %s",
 				 n->peer_why ? n->peer_why : "not probed");
+	node_dad_show(r, n);
 	show_link(r, n);
 	show_port(r, n->home);
 	show_port(r, n->proxy);

@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "duet/ctl.h"
 #include "duet/ha_dad.h"
 #include "duet/log.h"
 #include "node_int.h"
@@ -124,6 +125,30 @@ static void probe_timer_cb(evutil_socket_t fd, short what, void *arg)
 			"not claiming them, retrying every %u ms",
 			r.err, OWN_PROBE_EVERY_MS);
 	arm(n, OWN_PROBE_EVERY_MS);
+}
+
+void node_dad_show(struct ctl_reply *r, const struct duet_node *n)
+{
+	uint64_t at = n->ev_dad ? ha_fsm_own_probe_at(&n->fsm) : 0;
+	uint64_t now = node_now_ms();
+	const uint8_t *m = n->dad_last_mac;
+
+	if (!at)
+		return;
+	if (at > now)
+		ctl_reply_printf(r,
+				 "own portal addresses: the partner may hold "
+				 "them; probing in %.1f s",
+				 (double)(at - now) / 1000.0);
+	else if (n->dad_last == HA_DAD_HELD)
+		ctl_reply_printf(r,
+				 "own portal addresses: probing, held by "
+				 "%02x:%02x:%02x:%02x:%02x:%02x",
+				 m[0], m[1], m[2], m[3], m[4], m[5]);
+	else
+		ctl_reply_printf(r, "own portal addresses: probing%s",
+				 n->dad_last == HA_DAD_ERROR ? " (failing)"
+							     : "");
 }
 
 void node_dad_reconcile(struct duet_node *n)

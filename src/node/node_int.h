@@ -118,6 +118,9 @@ const char *node_force_name(enum node_force f);
 int node_dad_start(struct duet_node *n);
 void node_dad_reconcile(struct duet_node *n);
 void node_dad_stop(struct duet_node *n);
+struct ctl_reply;
+/* `pair`: the probe line (takeover form, while probing). */
+void node_dad_show(struct ctl_reply *r, const struct duet_node *n);
 
 /* node_ctl.c */
 void node_ctl_register(struct duet_node *n);
