@@ -7,20 +7,26 @@
  * How QEMU is driven: one qemu-io process per test, interactive, its
  * stdin and stdout/stderr on pipes (stdbuf -i0 -oL: stdin unbuffered so
  * that several commands written at once are all seen, stdout line
- * buffered so that each completion reaches us when it happens). A
- * driver thread feeds it `aio_write -P PAT OFF 32k` commands in bursts of
- * QD (8) every BURST_MS, never more than QD outstanding, and reads the
- * "wrote N/N bytes at offset OFF" completions, timestamped as they
- * arrive: the stall figures (TIMING lines) are measured on QEMU's side.
- * Every 32 KiB slot of the 64 MiB LUN is written twice, LAG slots apart:
- * first with the phase's pattern, then again with pattern|0x80 once the
- * first is acknowledged; the phases are 0x11 (before the pull), 0x22
- * (from the pull to the restore), 0x33 (after the restore). A lost
- * second write, or a first write that lands late (a stale replay), leaves
- * the wrong pattern. At the end: aio_flush, quit, exit status 0, no
- * failed command in QEMU's output, then a second qemu-io reads every slot
- * back with `read -P` (runs of slots with the same expected pattern;
- * slots never written must still read zeros).
+ * buffered so that each completion reaches us when it happens), with
+ * LIBISCSI_DEBUG=2 so that libiscsi's reconnects show in the transcript.
+ * A driver thread keeps QD (8) `aio_write`/`aio_read` commands of 32 KiB
+ * outstanding at all times (a new one as soon as one completes) and reads
+ * the "wrote/read N/N bytes at offset OFF" completions, timestamped as
+ * they arrive: the stall figures (TIMING lines) are measured on QEMU's
+ * side, from the longest gap between two completions. Every 32 KiB slot
+ * of the 64 MiB LUN is written twice, LAG slots apart -- first with the
+ * phase's pattern, then with pattern|0x80 once the first is acknowledged
+ * -- and once the second write is acknowledged the slot is read back
+ * with `aio_read -P` (QEMU's own pattern check) while the stream goes on.
+ * The phases are 0x11 (before the event), 0x22 (from the pull/cut/
+ * SIGTERM), 0x33 (after the restore). A lost second write or a first
+ * write landing late (a stale replay) fails that read. At the end every
+ * pair is completed, aio_flush, quit: exit status 0, no failed command in
+ * QEMU's output, every op completed; then a second qemu-io reads the
+ * whole LUN back with `read -P` (runs of equal expected patterns).
+ * Each test also asserts that libiscsi really reconnected with our
+ * commands outstanding (8 of them, every run so far): the event caught
+ * QEMU in flight.
  *
  * How QEMU 7.2 rides through a pulled link (block/iscsi.c, libiscsi
  * 1.19 lib/connect.c, lib/socket.c):
@@ -60,6 +66,28 @@
  *   may answer BUSY (~45 s of patience on average over 7 retries) or
  *   UNIT ATTENTION, or just be silent/reset the connection, but must
  *   never answer ABORTED COMMAND or NOT READY to a command QEMU sent.
+ *   A bare TASK ABORTED status (0x40) is not retried either (EIO), nor is
+ *   the proxy's HARDWARE ERROR/44 00 for an owner's nonsense answer.
+ *
+ * What happens with duet (logs of these tests, 2 vCPUs, QEMU-side):
+ * - Pull: b sees its carrier go, drops the address and its sessions; a
+ *   adds the address and announces it 10-100 ms after the pull; QEMU's
+ *   next segment draws a RST from a's stack, libiscsi reconnects at once,
+ *   logs in on a's proxy port and replays its 8 commands; the new nexus's
+ *   UNIT ATTENTION 29/00 costs one QEMU retry. Stall 0.02-0.22 s.
+ * - Giveback (damp_ms after the restore): a drains its proxy port, drops
+ *   the address, b adds it, a closes the proxied connection; QEMU
+ *   reconnects to b. Stall 0.01-0.10 s. libiscsi holds any reconnect
+ *   back for 3 s after a successful one (and spins on EPIPE, "Error when
+ *   writing to socket :32", meanwhile): a giveback less than 3 s after
+ *   QEMU's previous reconnect costs it up to 3 s.
+ * - Interconnect cut for 5 s while proxying: a drops the proxied session
+ *   (its commands are completed with UNIT ATTENTION 29/07, which never
+ *   reaches QEMU: the connection is closed first) and refuses logins with
+ *   0x0301 until the interconnect is back; libiscsi retries after 1, 2,
+ *   3 ... s, so the stall is the cut plus up to one backoff step (8.6 s).
+ * - b's duetd stopped (SIGTERM) and started again: stall 0.2-0.65 s.
+ * No run ended with an I/O error in QEMU.
  *
  * Needs root, `ip netns`, qemu-io and stdbuf; otherwise skipped with the
  * reason. DUET_KEEP_LOGS=1 keeps the daemons' and qemu-io's transcripts
@@ -645,6 +673,61 @@ static void test_qemu_takeover_pull_giveback(void **state)
 	stream_free(&s);
 }
 
+/* The interconnect is cut for 5 s while a proxies b's target for QEMU,
+ * then restored; then b's link, giveback. QEMU must ride through. */
+static void test_qemu_ic_cut_while_proxying(void **state)
+{
+	struct env *e = *state;
+	static struct stream s;
+	double t_cut, t_back, t0;
+	int st;
+
+	NEED_QEMU(e);
+	start_pair(e, FORM_TAKEOVER);
+	stream_start(&s, e, URL_B_HOST);
+	if (stream_progress(&s, 200, 20) < 0) {
+		dump_logs(e);
+		fail_msg("qemu-io makes no progress against b");
+	}
+	stream_phase(&s, PH_2);
+	assert_int_equal(netns(e, "pull", "b"), 0);
+	for (t0 = now_s(); !has_addr(e, "a", URL_B_HOST); msleep(20))
+		if (now_s() - t0 > 30) {
+			dump_logs(e);
+			fail_msg("a did not take over " URL_B_HOST);
+		}
+	if (stream_progress(&s, 200, 40) < 0) {
+		dump_logs(e);
+		fail_msg("QEMU made no progress through a's proxy");
+	}
+	t_cut = now_s();
+	assert_int_equal(netns(e, "cut-ic", NULL), 0);
+	msleep(5000);
+	t_back = now_s();
+	assert_int_equal(netns(e, "restore-ic", NULL), 0);
+	if (stream_progress(&s, 200, 40) < 0) {
+		dump_logs(e);
+		fail_msg("QEMU made no progress 40 s after the interconnect "
+			 "returned");
+	}
+	stream_phase(&s, PH_3);
+	assert_int_equal(netns(e, "restore", "b"), 0);
+	for (t0 = now_s(); !b_home(e); msleep(20))
+		if (now_s() - t0 > DAMP_MS / 1000.0 + 30) {
+			dump_logs(e);
+			fail_msg("no giveback of " URL_B_HOST);
+		}
+	if (stream_progress(&s, 200, 40) < 0) {
+		dump_logs(e);
+		fail_msg("QEMU made no progress 40 s after the giveback");
+	}
+	st = stream_finish(&s);
+	report_stall(&s, e, t_cut, t_back + 30, "interconnect cut (5 s)");
+	stream_check(&s, st);
+	verify_readback(&s, URL_B_HOST);
+	stream_free(&s);
+}
+
 /* qemu-io streams writes to b's own portal while b's duetd is stopped
  * (SIGTERM) and started again: QEMU must ride through with no error. */
 static void test_qemu_portal_restart(void **state)
@@ -697,6 +780,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_qemu_takeover_pull_giveback, setup_or_clean,
 			teardown_qemu),
+		cmocka_unit_test_setup_teardown(test_qemu_ic_cut_while_proxying,
+						setup_or_clean, teardown_qemu),
 		cmocka_unit_test_setup_teardown(test_qemu_portal_restart,
 						setup_or_clean, teardown_qemu),
 	};
