@@ -492,7 +492,9 @@ static double longest_gap(struct stream *s, double t0, double t1, double *end)
 
 /* Read every slot back with qemu-io `read -P`, runs of equal expected
  * patterns (never written: zeros). */
-static void verify_readback(struct stream *s, const char *host)
+static bool pattern_failed; /* the last read-back failed QEMU's check */
+
+static bool readback_ok(struct stream *s, const char *host, bool expect)
 {
 	static char cmd[65536], out[65536];
 	char opts[512];
@@ -521,18 +523,54 @@ static void verify_readback(struct stream *s, const char *host)
 	n = fread(out, 1, sizeof(out) - 1, p);
 	out[n] = '\0';
 	st = pclose(p);
+	pattern_failed = strstr(out, "Pattern verification failed");
 	for (const char *q = out; (q = strstr(q, "\nread ")); q++)
 		reads++;
 	reads += !strncmp(out, "read ", 5);
 	if (st != 0 || reads != runs || strstr(out, "failed")) {
-		fprintf(stderr, "# read-back (%u runs) status %d:\n%s\n", runs,
-			st, out);
-		fail_msg("the LUN does not hold what QEMU wrote");
+		if (expect)
+			fprintf(stderr,
+				"# read-back (%u runs) status %d:\n%s\n", runs,
+				st, out);
+		else
+			fprintf(stderr,
+				"# read-back of the tampered LUN: status %d, "
+				"%s\n",
+				st,
+				pattern_failed ? "QEMU's pattern check failed"
+					       : "failed otherwise");
+		return false;
 	}
 	fprintf(stderr,
 		"# read-back: %u slots of %u KiB in %u runs, every byte as "
 		"last written\n",
 		NSLOTS, SLOT / 1024, runs);
+	return true;
+}
+
+static void verify_readback(struct stream *s, const char *host)
+{
+	if (!readback_ok(s, host, true))
+		fail_msg("the LUN does not hold what QEMU wrote");
+}
+
+/* The read-back must see a change made behind QEMU's back: one byte of
+ * slot @slot flipped in b's LUN file. */
+static void readback_sees_tamper(struct stream *s, unsigned slot)
+{
+	char path[256];
+	unsigned char c;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/b-disk0.img", s->e->dir);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &c, 1, (off_t)slot * SLOT + 100), 1);
+	c ^= 0x01;
+	assert_int_equal(pwrite(fd, &c, 1, (off_t)slot * SLOT + 100), 1);
+	close(fd);
+	assert_false(readback_ok(s, URL_B_HOST, false));
+	assert_true(pattern_failed);
 }
 
 /* Everything QEMU said about the run, then the assertions common to
@@ -840,6 +878,7 @@ static void test_qemu_portal_restart(void **state)
 	stream_check(&s, st);
 	assert_reconnects(&s, 1);
 	verify_readback(&s, URL_B_HOST);
+	readback_sees_tamper(&s, 7);
 	stream_free(&s);
 }
 
