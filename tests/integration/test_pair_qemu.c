@@ -798,6 +798,7 @@ static void test_qemu_ic_cut_while_proxying(void **state)
 	st = stream_finish(&s);
 	report_stall(&s, e, t_cut, t_back + 30, "interconnect cut (5 s)");
 	stream_check(&s, st);
+	assert_reconnects(&s, 3); /* takeover, cut, giveback */
 	verify_readback(&s, URL_B_HOST);
 	stream_free(&s);
 }
