@@ -16,6 +16,8 @@
  *   form, writers on both targets): no address on two hosts at any time,
  *   nothing acknowledged lost; the first node back serves its own target
  *   and proxies its partner's; the second one back takes its own back.
+ * - test_double_fault_at_once: both links lost at the same moment
+ *   (nothing is taken over), restored in the other order (b first).
  *
  * Every test verifies every acknowledged block with the verifying writer.
  * Run a subset: DUET_PAIR_TESTS='test_pull_a_*' build/tests/integration/
@@ -166,8 +168,12 @@ static int mac_of(struct env *e, const char *node, char *mac, size_t n)
  * @mac? */
 static bool client_neigh_is(const char *addr, const char *mac)
 {
-	return run("ip -6 neigh show %s dev eth0 | grep -qi 'lladdr %s'", addr,
-		   mac) == 0;
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd),
+		 "ip -6 neigh show %s dev eth0 | grep -qi 'lladdr %s'", addr,
+		 mac);
+	return system(cmd) == 0; /* quiet: polled */
 }
 
 /* Wait until @addr is on @node's cl0; seconds, or -1. */
@@ -366,84 +372,125 @@ static double wait_holds(struct env *e, const char *node, bool want_a,
 	return -1;
 }
 
-static void test_double_fault(void **state)
+/* Both links down: neither node may hold any portal address (checked
+ * for a few seconds after both hold none). */
+static void both_down(struct env *e)
 {
-	struct env *e = *state;
-	const struct pt_result *r;
-	double t, t0;
-
-	SKIP_IF_CANNOT(e);
-	start_pair(e, FORM_TAKEOVER);
-	writer_on(e, 1); /* e->w: b's target; xw: a's */
-	xw_start(e, 0);
-
-	/* b's link: a proxies b */
-	t = pull_and_proxy(e, 1, "pull b");
-	fprintf(stderr,
-		"# TIMING %s double: pull b -> 500 proxied writes "
-		"%.3f s\n",
-		e->prefix, t);
-	assert_true(wait_acked(xw.w, 500, 10));
-	assert_true(addr_on(e, "a", env_home_addr(e, 1)));
-	log_states(e, "b pulled");
-
-	/* a's link too: nobody can reach the client. a stops proxying and
-	 * drops both addresses; nothing may be on two hosts. */
-	pt_writer_mark(e->w, "pull a");
-	pt_writer_mark(xw.w, "pull a");
-	assert_int_equal(netns(e, "pull", "a"), 0);
-	if (wait_holds(e, "a", false, false, 10) < 0) {
-		log_states(e, "a pulled");
+	if (wait_holds(e, "a", false, false, 10) < 0 ||
+	    wait_holds(e, "b", false, false, 10) < 0) {
+		log_states(e, "both pulled");
 		dump_logs(e);
-		fail_msg("a still holds a portal address 10 s after losing "
-			 "its link");
+		fail_msg("a portal address is still held 10 s after both "
+			 "links were lost");
 	}
-	assert_false(addr_on(e, "b", env_home_addr(e, 0)) ||
-		     addr_on(e, "b", env_home_addr(e, 1)));
 	watch_no_address_twice(e, 4);
+	assert_true(wait_holds(e, "a", false, false, 0.5) >= 0);
+	assert_true(wait_holds(e, "b", false, false, 0.5) >= 0);
 	log_states(e, "both pulled");
-	assert_false(addr_on(e, "b", env_home_addr(e, 1)));
+}
 
-	/* a back first: it serves its own target and, b's link still down,
-	 * proxies b's again */
-	pt_writer_mark(e->w, "restore a");
-	pt_writer_mark(xw.w, "restore a");
-	t0 = now_s();
-	assert_int_equal(netns(e, "restore", "a"), 0);
-	t = wait_holds(e, "a", true, true, DAMP_MS / 1000.0 + 20);
-	log_states(e, "a restored");
+/* Node @n's link back first, its partner's still pulled: n serves its own
+ * target and proxies the partner's (docs/failover.md rule 6). */
+static void first_back(struct env *e, int n)
+{
+	const char *me = n ? "b" : "a", *other = n ? "a" : "b";
+	double t, t0 = now_s();
+	char label[16];
+
+	snprintf(label, sizeof(label), "restore %s", me);
+	pt_writer_mark(e->w, label);
+	pt_writer_mark(xw.w, label);
+	assert_int_equal(netns(e, "restore", me), 0);
+	t = wait_holds(e, me, true, true, DAMP_MS / 1000.0 + 20);
+	log_states(e, label);
 	if (t < 0) {
 		dump_logs(e);
-		fail_msg("a restored, b still pulled: a does not hold both "
+		fail_msg("%s restored, %s still pulled: %s does not hold both "
 			 "portal addresses %.0f s later",
-			 DAMP_MS / 1000.0 + 20);
+			 me, other, me, DAMP_MS / 1000.0 + 20);
 	}
 	if (!wait_acked(xw.w, 500, 30) || wait_progress(e, 500, 30) < 0) {
 		dump_logs(e);
-		fail_msg("no I/O on a's target and b's (proxied) after a's "
-			 "link returned");
+		fail_msg("no I/O on a's and b's targets after %s's link "
+			 "returned",
+			 me);
 	}
 	fprintf(stderr,
-		"# TIMING %s double: restore a -> a holds both addresses "
+		"# TIMING %s double: restore %s -> %s holds both addresses "
 		"%.3f s, both writers progressing %.3f s\n",
-		e->prefix, t, now_s() - t0);
-	assert_false(addr_on(e, "b", env_home_addr(e, 0)) ||
-		     addr_on(e, "b", env_home_addr(e, 1)));
+		e->prefix, me, me, t, now_s() - t0);
+	assert_false(addr_on(e, other, env_home_addr(e, 0)) ||
+		     addr_on(e, other, env_home_addr(e, 1)));
+}
 
-	/* b back: giveback, both home */
-	pt_writer_mark(xw.w, "restore b");
-	restore_and_giveback(e, 1, "restore b");
-	assert_true(addr_on(e, "a", env_home_addr(e, 0)));
-	assert_false(addr_on(e, "a", env_home_addr(e, 1)));
+/* Takeover form, writers on both targets (e->w: b's, xw: a's).
+ * @at_once false: pull b (a proxies b), then a; restore a first, then b.
+ * @at_once true: pull both at once (nobody takes anything over); restore
+ * b first, then a. */
+static void double_fault(void **state, bool at_once)
+{
+	struct env *e = *state;
+	const struct pt_result *r;
+	int back = at_once ? 1 : 0;
+	double t;
+
+	SKIP_IF_CANNOT(e);
+	start_pair(e, FORM_TAKEOVER);
+	writer_on(e, 1);
+	xw_start(e, 0);
+
+	if (!at_once) {
+		t = pull_and_proxy(e, 1, "pull b");
+		fprintf(stderr,
+			"# TIMING %s double: pull b -> 500 proxied writes "
+			"%.3f s\n",
+			e->prefix, t);
+		assert_true(wait_acked(xw.w, 500, 10));
+		assert_true(addr_on(e, "a", env_home_addr(e, 1)));
+		log_states(e, "b pulled");
+		pt_writer_mark(e->w, "pull a");
+		pt_writer_mark(xw.w, "pull a");
+		assert_int_equal(netns(e, "pull", "a"), 0);
+	} else {
+		pt_writer_mark(e->w, "pull both");
+		pt_writer_mark(xw.w, "pull both");
+		assert_int_equal(run("scripts/netns.sh pull %s a >&2 && "
+				     "scripts/netns.sh pull %s b >&2",
+				     e->prefix, e->prefix),
+				 0);
+	}
+	/* nobody can reach the client: I/O stalls, nothing moves */
+	both_down(e);
+
+	first_back(e, back);
+
+	/* the other one back: giveback, both home */
+	pt_writer_mark(xw.w,
+		       back ? "restore a" : "restore b"); /* e->w: below */
+	restore_and_giveback(e, !back, back ? "restore a" : "restore b");
+	for (int n = 0; n < 2; n++) {
+		assert_true(addr_on(e, n ? "b" : "a", env_home_addr(e, n)));
+		assert_false(addr_on(e, n ? "a" : "b", env_home_addr(e, n)));
+	}
 	assert_true(wait_acked(xw.w, 500, 10));
 	assert_true(wait_progress(e, 500, 10) >= 0);
-	log_states(e, "b restored");
+	log_states(e, "both restored");
 
 	r = writer_finish_and_verify(e);
 	print_marks(e, e->w, "double b's target");
 	assert_int_equal(r->abandoned, 0);
 	xw_finish_and_verify();
 	print_marks(e, xw.w, "double a's target");
+}
+
+static void test_double_fault(void **state)
+{
+	double_fault(state, false);
+}
+
+static void test_double_fault_at_once(void **state)
+{
+	double_fault(state, true);
 }
 
 int main(void)
@@ -456,6 +503,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pull_a_takeover,
 						setup_or_clean, teardown_more),
 		cmocka_unit_test_setup_teardown(test_double_fault,
+						setup_or_clean, teardown_more),
+		cmocka_unit_test_setup_teardown(test_double_fault_at_once,
 						setup_or_clean, teardown_more),
 	};
 
