@@ -11,7 +11,8 @@
  *   NA it would keep the old MAC until its own unreachability detection,
  *   tens of seconds).
  * - test_pull_a_portal / test_pull_a_takeover: the other direction, b
- *   proxies a's target.
+ *   proxies a's target; test_ipv6_pull_a_portal: the same in the portal
+ *   form with IPv6 portals and proxy portals.
  * - test_double_fault: both links lost one after the other (takeover
  *   form, writers on both targets): no address on two hosts at any time,
  *   nothing acknowledged lost; the first node back serves its own target
@@ -305,7 +306,7 @@ static void test_ipv6_takeover(void **state)
 
 /* ---- 2. the other direction: pull a ---- */
 
-static void pull_a(void **state, enum form form)
+static void pull_a(void **state, enum form form, bool ipv6)
 {
 	struct env *e = *state;
 	const struct pt_result *r;
@@ -313,6 +314,11 @@ static void pull_a(void **state, enum form form)
 	double t;
 
 	SKIP_IF_CANNOT(e);
+	if (ipv6 && access("/proc/sys/net/ipv6", F_OK) != 0) {
+		fprintf(stderr, "# SKIP: the kernel has no IPv6\n");
+		skip();
+	}
+	e->ipv6 = ipv6;
 	start_pair(e, form);
 	writer_on(e, 0);
 	t = pull_and_proxy(e, 0, "pull a");
@@ -334,12 +340,18 @@ static void pull_a(void **state, enum form form)
 
 static void test_pull_a_portal(void **state)
 {
-	pull_a(state, FORM_PORTAL);
+	pull_a(state, FORM_PORTAL, false);
+}
+
+/* IPv6 proxy portals (listeners on [2001:db8:51::22]) in the portal form */
+static void test_ipv6_pull_a_portal(void **state)
+{
+	pull_a(state, FORM_PORTAL, true);
 }
 
 static void test_pull_a_takeover(void **state)
 {
-	pull_a(state, FORM_TAKEOVER);
+	pull_a(state, FORM_TAKEOVER, false);
 }
 
 /* ---- 3. double fault ---- */
@@ -499,6 +511,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ipv6_takeover,
 						setup_or_clean, teardown_more),
 		cmocka_unit_test_setup_teardown(test_pull_a_portal,
+						setup_or_clean, teardown_more),
+		cmocka_unit_test_setup_teardown(test_ipv6_pull_a_portal,
 						setup_or_clean, teardown_more),
 		cmocka_unit_test_setup_teardown(test_pull_a_takeover,
 						setup_or_clean, teardown_more),
