@@ -18,7 +18,8 @@
  *   nothing acknowledged lost; the first node back serves its own target
  *   and proxies its partner's; the second one back takes its own back.
  * - test_double_fault_at_once: both links lost at the same moment
- *   (nothing is taken over), restored in the other order (b first).
+ *   (nothing is taken over), restored in the other order (b first);
+ *   test_double_fault_portal: the first sequence in the portal form.
  *
  * Every test verifies every acknowledged block with the verifying writer.
  * Run a subset: DUET_PAIR_TESTS='test_pull_a_*' build/tests/integration/
@@ -384,21 +385,64 @@ static double wait_holds(struct env *e, const char *node, bool want_a,
 	return -1;
 }
 
-/* Both links down: neither node may hold any portal address (checked
- * for a few seconds after both hold none). */
+/* Is node n's state machine in @st? (duetctl pair: "state ST for ...") */
+static bool state_is(struct env *e, int n, const char *st)
+{
+	char cmd[384];
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s/duetctl -s %s/%c.sock pair 2>/dev/null | grep -q "
+		 "'state %s for'",
+		 build_dir(), e->dir, 'a' + n, st);
+	return system(cmd) == 0;
+}
+
+static double wait_state(struct env *e, int n, const char *st, double timeout_s)
+{
+	double t0 = now_s();
+
+	while (now_s() - t0 < timeout_s) {
+		if (state_is(e, n, st))
+			return now_s() - t0;
+		msleep(100);
+	}
+	return -1;
+}
+
+/* Both links down: both machines LOCAL_DOWN; in the takeover form neither
+ * node may hold any portal address (checked for a few seconds). */
 static void both_down(struct env *e)
 {
-	if (wait_holds(e, "a", false, false, 10) < 0 ||
-	    wait_holds(e, "b", false, false, 10) < 0) {
+	if (wait_state(e, 0, "LOCAL_DOWN", 10) < 0 ||
+	    wait_state(e, 1, "LOCAL_DOWN", 10) < 0) {
 		log_states(e, "both pulled");
 		dump_logs(e);
-		fail_msg("a portal address is still held 10 s after both "
-			 "links were lost");
+		fail_msg("a and b not both LOCAL_DOWN 10 s after both links "
+			 "were lost");
 	}
-	watch_no_address_twice(e, 4);
-	assert_true(wait_holds(e, "a", false, false, 0.5) >= 0);
-	assert_true(wait_holds(e, "b", false, false, 0.5) >= 0);
+	if (e->form == FORM_TAKEOVER) {
+		if (wait_holds(e, "a", false, false, 10) < 0 ||
+		    wait_holds(e, "b", false, false, 10) < 0) {
+			log_states(e, "both pulled");
+			dump_logs(e);
+			fail_msg("a portal address is still held 10 s after "
+				 "both links were lost");
+		}
+		watch_no_address_twice(e, 4);
+		assert_true(wait_holds(e, "a", false, false, 0.5) >= 0);
+		assert_true(wait_holds(e, "b", false, false, 0.5) >= 0);
+	} else {
+		msleep(4000);
+	}
+	assert_true(state_is(e, 0, "LOCAL_DOWN") &&
+		    state_is(e, 1, "LOCAL_DOWN"));
 	log_states(e, "both pulled");
+}
+
+/* The writer on node n's target (e->w: b's, xw: a's). */
+static struct pt_writer *writer_of(struct env *e, int n)
+{
+	return n ? e->w : xw.w;
 }
 
 /* Node @n's link back first, its partner's still pulled: n serves its own
@@ -406,6 +450,7 @@ static void both_down(struct env *e)
 static void first_back(struct env *e, int n)
 {
 	const char *me = n ? "b" : "a", *other = n ? "a" : "b";
+	bool takeover = e->form == FORM_TAKEOVER;
 	double t, t0 = now_s();
 	char label[16];
 
@@ -413,13 +458,18 @@ static void first_back(struct env *e, int n)
 	pt_writer_mark(e->w, label);
 	pt_writer_mark(xw.w, label);
 	assert_int_equal(netns(e, "restore", me), 0);
-	t = wait_holds(e, me, true, true, DAMP_MS / 1000.0 + 20);
+	t = takeover ? wait_holds(e, me, true, true, DAMP_MS / 1000.0 + 20)
+		     : wait_state(e, n, "PROXYING_FOR_PARTNER",
+				  DAMP_MS / 1000.0 + 20);
 	log_states(e, label);
 	if (t < 0) {
 		dump_logs(e);
-		fail_msg("%s restored, %s still pulled: %s does not hold both "
-			 "portal addresses %.0f s later",
-			 me, other, me, DAMP_MS / 1000.0 + 20);
+		fail_msg("%s restored, %s still pulled: %s does not %s "
+			 "%.0f s later",
+			 me, other, me,
+			 takeover ? "hold both portal addresses"
+				  : "proxy for its partner",
+			 DAMP_MS / 1000.0 + 20);
 	}
 	if (!wait_acked(xw.w, 500, 30) || wait_progress(e, 500, 30) < 0) {
 		dump_logs(e);
@@ -428,18 +478,45 @@ static void first_back(struct env *e, int n)
 			 me);
 	}
 	fprintf(stderr,
-		"# TIMING %s double: restore %s -> %s holds both addresses "
-		"%.3f s, both writers progressing %.3f s\n",
-		e->prefix, me, me, t, now_s() - t0);
-	assert_false(addr_on(e, other, env_home_addr(e, 0)) ||
-		     addr_on(e, other, env_home_addr(e, 1)));
+		"# TIMING %s double: restore %s -> %s proxies for %s %.3f s, "
+		"both writers progressing %.3f s\n",
+		e->prefix, me, me, other, t, now_s() - t0);
+	assert_true(wait_state(e, n, "PROXYING_FOR_PARTNER", 5) >= 0);
+	assert_true(state_is(e, !n, "PARTNER_PROXYING_FOR_ME"));
+	if (takeover)
+		assert_false(addr_on(e, other, env_home_addr(e, 0)) ||
+			     addr_on(e, other, env_home_addr(e, 1)));
+	else /* partner's target through n's proxy portal */
+		assert_int_equal(pt_writer_active_path(writer_of(e, !n)), 1);
 }
 
-/* Takeover form, writers on both targets (e->w: b's, xw: a's).
+/* Both nodes home: addresses (takeover form) or paths (portal form). */
+static void both_home(struct env *e)
+{
+	double t0 = now_s();
+
+	if (e->form == FORM_TAKEOVER) {
+		for (int n = 0; n < 2; n++) {
+			const char *ad = env_home_addr(e, n);
+			assert_true(addr_on(e, n ? "b" : "a", ad));
+			assert_false(addr_on(e, n ? "a" : "b", ad));
+		}
+	} else {
+		while (now_s() - t0 < 30 && (pt_writer_active_path(xw.w) != 0 ||
+					     pt_writer_active_path(e->w) != 0))
+			msleep(100);
+		assert_int_equal(pt_writer_active_path(xw.w), 0);
+		assert_int_equal(pt_writer_active_path(e->w), 0);
+	}
+	assert_true(wait_state(e, 0, "NORMAL", 10) >= 0);
+	assert_true(wait_state(e, 1, "NORMAL", 10) >= 0);
+}
+
+/* Writers on both targets (e->w: b's, xw: a's).
  * @at_once false: pull b (a proxies b), then a; restore a first, then b.
  * @at_once true: pull both at once (nobody takes anything over); restore
  * b first, then a. */
-static void double_fault(void **state, bool at_once)
+static void double_fault(void **state, enum form form, bool at_once)
 {
 	struct env *e = *state;
 	const struct pt_result *r;
@@ -447,7 +524,7 @@ static void double_fault(void **state, bool at_once)
 	double t;
 
 	SKIP_IF_CANNOT(e);
-	start_pair(e, FORM_TAKEOVER);
+	start_pair(e, form);
 	writer_on(e, 1);
 	xw_start(e, 0);
 
@@ -458,7 +535,9 @@ static void double_fault(void **state, bool at_once)
 			"%.3f s\n",
 			e->prefix, t);
 		assert_true(wait_acked(xw.w, 500, 10));
-		assert_true(addr_on(e, "a", env_home_addr(e, 1)));
+		if (form == FORM_TAKEOVER)
+			assert_true(addr_on(e, "a", env_home_addr(e, 1)));
+		assert_true(state_is(e, 0, "PROXYING_FOR_PARTNER"));
 		log_states(e, "b pulled");
 		pt_writer_mark(e->w, "pull a");
 		pt_writer_mark(xw.w, "pull a");
@@ -480,10 +559,7 @@ static void double_fault(void **state, bool at_once)
 	pt_writer_mark(xw.w,
 		       back ? "restore a" : "restore b"); /* e->w: below */
 	restore_and_giveback(e, !back, back ? "restore a" : "restore b");
-	for (int n = 0; n < 2; n++) {
-		assert_true(addr_on(e, n ? "b" : "a", env_home_addr(e, n)));
-		assert_false(addr_on(e, n ? "a" : "b", env_home_addr(e, n)));
-	}
+	both_home(e);
 	assert_true(wait_acked(xw.w, 500, 10));
 	assert_true(wait_progress(e, 500, 10) >= 0);
 	log_states(e, "both restored");
@@ -497,12 +573,17 @@ static void double_fault(void **state, bool at_once)
 
 static void test_double_fault(void **state)
 {
-	double_fault(state, false);
+	double_fault(state, FORM_TAKEOVER, false);
 }
 
 static void test_double_fault_at_once(void **state)
 {
-	double_fault(state, true);
+	double_fault(state, FORM_TAKEOVER, true);
+}
+
+static void test_double_fault_portal(void **state)
+{
+	double_fault(state, FORM_PORTAL, false);
 }
 
 int main(void)
@@ -519,6 +600,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_double_fault,
 						setup_or_clean, teardown_more),
 		cmocka_unit_test_setup_teardown(test_double_fault_at_once,
+						setup_or_clean, teardown_more),
+		cmocka_unit_test_setup_teardown(test_double_fault_portal,
 						setup_or_clean, teardown_more),
 	};
 
