@@ -11,7 +11,8 @@
  *   NA it would keep the old MAC until its own unreachability detection,
  *   tens of seconds).
  * - test_pull_a_portal / test_pull_a_takeover: the other direction, b
- *   proxies a's target; test_ipv6_pull_a_portal: the same in the portal
+ *   proxies a's target (takeover form: the client's ARP entry must follow
+ *   the gratuitous ARP the same way); test_ipv6_pull_a_portal: the same in the portal
  *   form with IPv6 portals and proxy portals.
  * - test_double_fault: both links lost one after the other (takeover
  *   form, writers on both targets): no address on two hosts at any time,
@@ -173,8 +174,7 @@ static bool client_neigh_is(const char *addr, const char *mac)
 	char cmd[256];
 
 	snprintf(cmd, sizeof(cmd),
-		 "ip -6 neigh show %s dev eth0 | grep -qi 'lladdr %s'", addr,
-		 mac);
+		 "ip neigh show %s dev eth0 | grep -qi 'lladdr %s'", addr, mac);
 	return system(cmd) == 0; /* quiet: polled */
 }
 
@@ -222,10 +222,11 @@ static void print_marks(struct env *e, struct pt_writer *w, const char *who)
 
 /* ---- 1. IPv6 takeover ---- */
 
-/* Pull node n's link. The client's neighbour entry for n's address,
- * n's MAC before, must follow the NA to the proxy node's MAC within 1.5 s
- * of the address appearing on the partner. */
-static void pull_check_na(struct env *e, int n)
+/* Takeover form: pull node n's link. The client's neighbour entry for n's
+ * address, n's MAC before, must follow the announcement (IPv6: neighbour
+ * advertisement, IPv4: gratuitous ARP) to the proxy node's MAC within
+ * 1.5 s of the address appearing on the partner. */
+static void pull_check_announce(struct env *e, int n)
 {
 	const char *partner = n ? "a" : "b", *ad = env_home_addr(e, n);
 	char mac[32], own[32];
@@ -234,7 +235,7 @@ static void pull_check_na(struct env *e, int n)
 	assert_int_equal(mac_of(e, partner, mac, sizeof(mac)), 0);
 	assert_int_equal(mac_of(e, n ? "b" : "a", own, sizeof(own)), 0);
 	if (!client_neigh_is(ad, own)) {
-		run("ip -6 neigh show dev eth0 | sed 's/^/# neigh: /' >&2");
+		run("ip neigh show dev eth0 | sed 's/^/# neigh: /' >&2");
 		fail_msg("before the pull the client's neighbour entry for %s "
 			 "is not the owner's MAC %s",
 			 ad, own);
@@ -250,16 +251,19 @@ static void pull_check_na(struct env *e, int n)
 	while (!client_neigh_is(ad, mac) && now_s() - t0 < 1.5)
 		msleep(50);
 	if (!client_neigh_is(ad, mac)) {
-		run("ip -6 neigh show dev eth0 | sed 's/^/# neigh: /' >&2");
+		run("ip neigh show dev eth0 | sed 's/^/# neigh: /' >&2");
 		dump_logs(e);
 		fail_msg("the client's neighbour entry for %s did not follow "
-			 "the neighbour advertisement to %s (%s) in 1.5 s",
-			 ad, partner, mac);
+			 "the %s to %s (%s) in 1.5 s",
+			 ad,
+			 e->ipv6 ? "neighbour advertisement" : "gratuitous ARP",
+			 partner, mac);
 	}
 	fprintf(stderr,
-		"# TIMING %s ipv6: address on %s %.3f s after the pull; "
+		"# TIMING %s %s: address on %s %.3f s after the pull; "
 		"client neighbour entry -> %s %.3f s later\n",
-		e->prefix, partner, t, mac, now_s() - t0);
+		e->prefix, e->ipv6 ? "ipv6" : "ipv4", partner, t, mac,
+		now_s() - t0);
 }
 
 static void test_ipv6_takeover(void **state)
@@ -283,7 +287,7 @@ static void test_ipv6_takeover(void **state)
 		snprintf(pl, sizeof(pl), "pull%d", round + 1);
 		snprintf(rl, sizeof(rl), "restore%d", round + 1);
 		pt_writer_mark(e->w, pl);
-		pull_check_na(e, 1);
+		pull_check_announce(e, 1);
 		if (wait_progress(e, 500, 30) < 0) {
 			dump_logs(e);
 			fail_msg(
@@ -323,7 +327,19 @@ static void pull_a(void **state, enum form form, bool ipv6)
 	e->ipv6 = ipv6;
 	start_pair(e, form);
 	writer_on(e, 0);
-	t = pull_and_proxy(e, 0, "pull a");
+	if (form == FORM_TAKEOVER) {
+		double t0 = now_s();
+
+		pt_writer_mark(e->w, "pull a");
+		pull_check_announce(e, 0);
+		if (wait_progress(e, 500, 30) < 0) {
+			dump_logs(e);
+			fail_msg("no I/O through b 30 s after pulling a");
+		}
+		t = now_s() - t0;
+	} else {
+		t = pull_and_proxy(e, 0, "pull a");
+	}
 	fprintf(stderr, "# TIMING %s %s: pull a -> 500 proxied writes %.3f s\n",
 		e->prefix, fname, t);
 	if (form == FORM_PORTAL)
