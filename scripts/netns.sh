@@ -15,6 +15,15 @@
 #   Takeover form: the moving portal addresses 198.51.100.31 (a) and .32 (b)
 #   are NOT configured here: the daemons add and announce them.
 #
+#   IPv6, next to the IPv4 addresses (when the kernel has IPv6), all added
+#   with `nodad` so they are usable at once:
+#   client  eth0 2001:db8:51::1/64
+#   a       cl0  2001:db8:51::11/64 + 2001:db8:51::21/64, ic0 2001:db8:2::1/64
+#   b       cl0  2001:db8:51::12/64 + 2001:db8:51::22/64, ic0 2001:db8:2::2/64
+#   Takeover form: 2001:db8:51::31 (a) and ::32 (b) move like .31/.32.
+#   The nodes' kernels do not announce address changes by themselves
+#   (ndisc_notify stays 0): the daemons' neighbour advertisements must do it.
+#
 # Usage (root):
 #   scripts/netns.sh up PREFIX          build it (idempotent: an existing,
 #                                       complete topology of ours is kept)
@@ -99,6 +108,22 @@ veth() {
 	ip link add "$1" netns "$2" type veth peer name "$3" netns "$4"
 }
 
+# The IPv6 addresses of the header, without duplicate address detection.
+add_ipv6() {
+	local p=$1 n
+	for n in client a b; do
+		nsx "$p-$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=0
+		nsx "$p-$n" sysctl -qw net.ipv6.conf.default.disable_ipv6=0
+	done
+	nsx "$p-client" ip -6 addr add 2001:db8:51::1/64 dev eth0 nodad
+	nsx "$p-a" ip -6 addr add 2001:db8:51::11/64 dev cl0 nodad
+	nsx "$p-a" ip -6 addr add 2001:db8:51::21/64 dev cl0 nodad
+	nsx "$p-b" ip -6 addr add 2001:db8:51::12/64 dev cl0 nodad
+	nsx "$p-b" ip -6 addr add 2001:db8:51::22/64 dev cl0 nodad
+	nsx "$p-a" ip -6 addr add 2001:db8:2::1/64 dev ic0 nodad
+	nsx "$p-b" ip -6 addr add 2001:db8:2::2/64 dev ic0 nodad
+}
+
 complete_topology() {
 	local p=$1 n
 	for n in $NODES; do ns_exists "$p-$n" || return 1; done
@@ -145,6 +170,9 @@ cmd_up() {
 	nsx "$p-b" ip addr add 198.51.100.22/24 dev cl0
 	nsx "$p-a" ip addr add 192.0.2.1/24 dev ic0
 	nsx "$p-b" ip addr add 192.0.2.2/24 dev ic0
+	if [ -d /proc/sys/net/ipv6 ]; then
+		add_ipv6 "$p"
+	fi
 	# The client accepts gratuitous ARP into its neighbour table (takeover
 	# form); the nodes announce address changes themselves too.
 	for n in all default eth0; do
@@ -207,7 +235,7 @@ cmd_status() {
 }
 
 [ $# -ge 2 ] || {
-	sed -n '3,36p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,40p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"

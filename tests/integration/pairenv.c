@@ -267,13 +267,61 @@ int start_single(struct env *e)
 	return 0;
 }
 
-/* The pair configuration of PAIR.md for this topology. */
+/* "HOST:PORT", or "[HOST]:PORT" for an IPv6 host. */
+static const char *hostport(char *buf, size_t n, const char *host, int port)
+{
+	snprintf(buf, n, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+	return buf;
+}
+
+/* Node n's address on the interconnect, the client's (the witness). */
+static const char *ic_addr(const struct env *e, int n)
+{
+	static const char *a[2][2] = {{"192.0.2.1", "192.0.2.2"},
+				      {"2001:db8:2::1", "2001:db8:2::2"}};
+	return a[e->ipv6][n];
+}
+
+static const char *client_addr(const struct env *e)
+{
+	return e->ipv6 ? "2001:db8:51::1" : "198.51.100.1";
+}
+
+static void write_node_conf(FILE *f, struct env *e, int n, bool portal,
+			    bool last)
+{
+	char c = (char)('a' + n), hp[64];
+
+	fprintf(f, "  { name = \"%c\";\n", c);
+	fprintf(f, "    interconnect = \"%s\";\n",
+		hostport(hp, sizeof(hp), ic_addr(e, n), 3270));
+	fprintf(f, "    client_interface = \"cl0\";\n");
+	fprintf(f, "    portals = ( \"%s\" );\n",
+		hostport(hp, sizeof(hp), env_home_addr(e, n), 3260));
+	if (portal)
+		fprintf(f, "    proxy_portals = ( \"%s\" );\n",
+			hostport(hp, sizeof(hp), env_proxy_addr(e, n), 3260));
+	if (n == 0 || !e->b_no_witness)
+		fprintf(f, "    witnesses = ( \"%s\" );\n",
+			hostport(hp, sizeof(hp), client_addr(e), 3260));
+	fprintf(f,
+		"    targets = ( { name = "
+		"\"iqn.2026-11.org.example:%c.disk0\";\n"
+		"      luns = ( { path = \"%s/%c-disk0.img\"; size = "
+		"\"%s\"; } ); } );\n"
+		"  }%s\n",
+		c, e->dir, c, LUN_SIZE, last ? "" : ",");
+}
+
+/* The pair configuration of PAIR.md for this topology (IPv6 addresses
+ * when e->ipv6). */
 int write_pair_conf(struct env *e, enum form form, const char *path,
 		    const char *secret_name, const char *secret)
 {
 	char key[256];
 	FILE *f;
 	bool portal = form == FORM_PORTAL;
+	enum form saved = e->form;
 
 	snprintf(key, sizeof(key), "%s/%s", e->dir, secret_name);
 	f = fopen(key, "w");
@@ -301,30 +349,10 @@ int write_pair_conf(struct env *e, enum form form, const char *path,
 		e->prefix, key, portal ? "portal" : "takeover", DAMP_MS,
 		IC_HOLD_MS);
 	fprintf(f, "nodes = (\n");
-	for (int n = 0; n < 2; n++) {
-		char c = (char)('a' + n);
-		fprintf(f,
-			"  { name = \"%c\";\n"
-			"    interconnect = \"192.0.2.%d:3270\";\n"
-			"    client_interface = \"cl0\";\n"
-			"    portals = ( \"198.51.100.%d:3260\" );\n",
-			c, n + 1, portal ? 11 + n : 31 + n);
-		if (portal)
-			fprintf(f,
-				"    proxy_portals = ( \"198.51.100.%d:3260\" "
-				");\n",
-				21 + n);
-		if (n == 0 || !e->b_no_witness)
-			fprintf(f, "    witnesses = ( \"198.51.100.1:3260\" "
-				   ");\n");
-		fprintf(f,
-			"    targets = ( { name = "
-			"\"iqn.2026-11.org.example:%c.disk0\";\n"
-			"      luns = ( { path = \"%s/%c-disk0.img\"; size = "
-			"\"%s\"; } ); } );\n"
-			"  }%s\n",
-			c, e->dir, c, LUN_SIZE, n == 0 ? "," : "");
-	}
+	e->form = form; /* env_home_addr() of this configuration */
+	for (int n = 0; n < 2; n++)
+		write_node_conf(f, e, n, portal, n == 1);
+	e->form = saved;
 	fprintf(f, ");\n");
 	fclose(f);
 	return 0;
@@ -335,6 +363,23 @@ const char *home_addr(enum form form, int n)
 	static const char *a[2][2] = {{"198.51.100.11", "198.51.100.12"},
 				      {"198.51.100.31", "198.51.100.32"}};
 	return a[form][n];
+}
+
+/* Node n's own portal address (the moving one in the takeover form). */
+const char *env_home_addr(const struct env *e, int n)
+{
+	static const char *v6[2][2] = {{"2001:db8:51::11", "2001:db8:51::12"},
+				       {"2001:db8:51::31", "2001:db8:51::32"}};
+	return e->ipv6 ? v6[e->form][n] : home_addr(e->form, n);
+}
+
+/* Node n's proxy portal (portal form): where it serves its partner's
+ * targets. */
+const char *env_proxy_addr(const struct env *e, int n)
+{
+	static const char *a[2][2] = {{"198.51.100.21", "198.51.100.22"},
+				      {"2001:db8:51::21", "2001:db8:51::22"}};
+	return a[e->ipv6][n];
 }
 
 /* Still running 0.3 s after start? (a bad config exits at once) */
@@ -380,10 +425,10 @@ void start_pair(struct env *e, enum form form)
 	e->node[1] = start_node(e, 1, e->conf);
 	for (int n = 0; n < 2; n++)
 		if (!node_alive(e, n) ||
-		    !wait_reachable(home_addr(form, n), 3260, 15000)) {
+		    !wait_reachable(env_home_addr(e, n), 3260, 15000)) {
 			dump_logs(e);
 			fail_msg("node %c does not serve %s:3260", 'a' + n,
-				 home_addr(form, n));
+				 env_home_addr(e, n));
 		}
 	msleep(1000 + 1500); /* interconnect handshake + a heartbeat deadline */
 }
@@ -482,77 +527,126 @@ bool path_up(const char *addr)
 	return system(cmd) == 0;
 }
 
-void writer_on_b(struct env *e)
+/* The writer's URLs for node n's target: takeover form: n's portal
+ * address; portal form: n's portal (preferred) and the partner's proxy
+ * portal, as dm-multipath would have them. Returns how many. */
+int writer_urls(const struct env *e, int n, char urls[][160])
 {
-	static const char *portal[] = {"iscsi://198.51.100.12/" IQN_B "/0",
-				       "iscsi://198.51.100.21/" IQN_B "/0"};
-	static const char *takeover[] = {"iscsi://198.51.100.32/" IQN_B "/0"};
+	const char *iqn = n ? IQN_B : IQN_A;
+	const char *h[2] = {env_home_addr(e, n), env_proxy_addr(e, !n)};
+	int k = e->form == FORM_PORTAL ? 2 : 1;
 
-	if (e->form == FORM_PORTAL)
-		writer_start(e, portal, 2, 8);
-	else
-		writer_start(e, takeover, 1, 8);
+	for (int i = 0; i < k; i++)
+		snprintf(urls[i], 160,
+			 strchr(h[i], ':') ? "iscsi://[%s]/%s/0"
+					   : "iscsi://%s/%s/0",
+			 h[i], iqn);
+	return k;
+}
+
+/* The verifying writer on node n's target, making progress. */
+void writer_on(struct env *e, int n)
+{
+	const char *u[PT_MAX_PATHS];
+	int k = writer_urls(e, n, e->urls);
+
+	for (int i = 0; i < k; i++)
+		u[i] = e->urls[i];
+	writer_start(e, u, k, 8);
 	assert_true(wait_progress(e, 1000, 10) >= 0);
 }
 
+void writer_on_b(struct env *e)
+{
+	writer_on(e, 1);
+}
+
+/* Is @addr on @node's cl0? (quiet: "no" is an answer, not a failure) */
 bool addr_on(struct env *e, const char *node, const char *addr)
 {
-	return run("ip netns exec %s-%s ip -o addr show dev cl0 | grep -q "
-		   "' %s/'",
-		   e->prefix, node, addr) == 0;
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns exec %s-%s ip -o addr show dev cl0 | grep -q "
+		 "' %s/'",
+		 e->prefix, node, addr);
+	return system(cmd) == 0;
 }
 
-/* Giveback done: the client is home on b again. */
-bool given_back(struct env *e)
+/* Giveback done: the client is home on node n again. */
+bool given_back_to(struct env *e, int n)
 {
+	const char *me = n ? "b" : "a", *other = n ? "a" : "b";
+
 	if (e->form == FORM_PORTAL)
 		return pt_writer_active_path(e->w) == 0;
-	return addr_on(e, "b", "198.51.100.32") &&
-	       !addr_on(e, "a", "198.51.100.32");
+	return addr_on(e, me, env_home_addr(e, n)) &&
+	       !addr_on(e, other, env_home_addr(e, n));
 }
 
-double wait_giveback(struct env *e, double timeout_s)
+bool given_back(struct env *e)
+{
+	return given_back_to(e, 1);
+}
+
+double wait_giveback_to(struct env *e, int n, double timeout_s)
 {
 	double t0 = now_s();
 	while (now_s() - t0 < timeout_s) {
-		if (given_back(e) && wait_progress(e, 200, 2) >= 0)
+		if (given_back_to(e, n) && wait_progress(e, 200, 2) >= 0)
 			return now_s() - t0;
 		msleep(100);
 	}
 	return -1;
 }
 
-/* Pull b, see I/O continue through a; returns seconds to the first
- * proxied progress. */
-double pull_b_and_proxy(struct env *e, const char *label)
+double wait_giveback(struct env *e, double timeout_s)
+{
+	return wait_giveback_to(e, 1, timeout_s);
+}
+
+/* Pull node n's link, see I/O continue through its partner; returns
+ * seconds to the first proxied progress. */
+double pull_and_proxy(struct env *e, int n, const char *label)
 {
 	double t;
 
 	pt_writer_mark(e->w, label);
-	assert_int_equal(netns(e, "pull", "b"), 0);
+	assert_int_equal(netns(e, "pull", n ? "b" : "a"), 0);
 	msleep(100);
 	t = wait_progress(e, 500, 30);
 	if (t < 0) {
 		dump_logs(e);
-		fail_msg("no I/O through the proxy port 30 s after pulling b");
+		fail_msg("no I/O through the proxy port 30 s after pulling %c",
+			 'a' + n);
 	}
 	return t + 0.1;
 }
 
-void restore_b_and_giveback(struct env *e, const char *label)
+double pull_b_and_proxy(struct env *e, const char *label)
+{
+	return pull_and_proxy(e, 1, label);
+}
+
+void restore_and_giveback(struct env *e, int n, const char *label)
 {
 	double t;
 
 	pt_writer_mark(e->w, label);
-	assert_int_equal(netns(e, "restore", "b"), 0);
-	t = wait_giveback(e, DAMP_MS / 1000.0 + 30);
+	assert_int_equal(netns(e, "restore", n ? "b" : "a"), 0);
+	t = wait_giveback_to(e, n, DAMP_MS / 1000.0 + 30);
 	if (t < 0) {
 		dump_logs(e);
-		fail_msg("no giveback %.0f s after restoring b's link",
-			 DAMP_MS / 1000.0 + 30);
+		fail_msg("no giveback %.0f s after restoring %c's link",
+			 DAMP_MS / 1000.0 + 30, 'a' + n);
 	}
 	fprintf(stderr,
-		"# TIMING %s: restore -> giveback (client home) %.3f s"
+		"# TIMING %s: restore %c -> giveback (client home) %.3f s"
 		" (damp_ms %d)\n",
-		e->prefix, t, DAMP_MS);
+		e->prefix, 'a' + n, t, DAMP_MS);
+}
+
+void restore_b_and_giveback(struct env *e, const char *label)
+{
+	restore_and_giveback(e, 1, label);
 }

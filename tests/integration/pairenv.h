@@ -35,6 +35,8 @@ struct env {
 	bool topo_up;
 	enum form form;
 	bool b_no_witness; /* b's own path = its carrier only */
+	bool ipv6;	   /* portals, witnesses, interconnect: IPv6 */
+	char urls[PT_MAX_PATHS][160]; /* writer_on()'s, kept for the writer */
 	/* writer thread */
 	struct pt_writer *w;
 	pthread_t th;
@@ -69,6 +71,8 @@ int start_single(struct env *e);
 int write_pair_conf(struct env *e, enum form form, const char *path,
 		    const char *secret_name, const char *secret);
 const char *home_addr(enum form form, int n);
+const char *env_home_addr(const struct env *e, int n);
+const char *env_proxy_addr(const struct env *e, int n);
 bool node_alive(struct env *e, int n);
 pid_t start_node(struct env *e, int n, const char *conf);
 void start_pair(struct env *e, enum form form);
@@ -79,10 +83,16 @@ void report_mark(struct env *e, int idx, const char *what);
 bool carrier(struct env *e, const char *node, const char *ifname);
 bool path_up(const char *addr);
 void writer_on_b(struct env *e);
+int writer_urls(const struct env *e, int n, char urls[][160]);
+void writer_on(struct env *e, int n);
 bool addr_on(struct env *e, const char *node, const char *addr);
 bool given_back(struct env *e);
+bool given_back_to(struct env *e, int n);
 double wait_giveback(struct env *e, double timeout_s);
+double wait_giveback_to(struct env *e, int n, double timeout_s);
 double pull_b_and_proxy(struct env *e, const char *label);
+double pull_and_proxy(struct env *e, int n, const char *label);
 void restore_b_and_giveback(struct env *e, const char *label);
+void restore_and_giveback(struct env *e, int n, const char *label);
 
 #endif
