@@ -20,8 +20,8 @@
 
 #define HA_TICKLE_MAX 1024
 /* Delays after the start at which every tickle is sent. */
-#define HA_TICKLE_DELAYS_MS  \
-	{                    \
+#define HA_TICKLE_DELAYS_MS \
+	{                   \
 		0, 300, 800 \
 	}
 #define HA_TICKLE_WINDOW 1234

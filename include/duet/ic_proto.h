@@ -254,8 +254,8 @@ struct ic_ha {
  */
 #define IC_CONN_LIST_FIRST 0x01
 #define IC_CONN_LIST_LAST 0x02
-#define IC_CONN_LIST_CHUNK 32	/* entries per message */
-#define IC_CONN_LIST_MAX 1024	/* entries per list */
+#define IC_CONN_LIST_CHUNK 32 /* entries per message */
+#define IC_CONN_LIST_MAX 1024 /* entries per list */
 #define IC_CONN_ENT_LEN 40
 
 struct ic_conn_ent {

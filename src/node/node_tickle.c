@@ -116,7 +116,8 @@ void node_conns_recv(struct duet_node *n, const struct ic_msg *m)
 	const struct ic_conn_list *l = &m->u.conns;
 
 	if (!n->peer_conns) {
-		n->peer_conns = calloc(IC_CONN_LIST_MAX, sizeof(*n->peer_conns));
+		n->peer_conns =
+			calloc(IC_CONN_LIST_MAX, sizeof(*n->peer_conns));
 		n->peer_conns_rx =
 			calloc(IC_CONN_LIST_MAX, sizeof(*n->peer_conns_rx));
 		if (!n->peer_conns || !n->peer_conns_rx) {

@@ -103,7 +103,8 @@ static int first_command(void)
 	int ok = -1;
 
 	for (int i = 0; i < 50 && ok < 0; i++) {
-		c = iscsi_create_context("iqn.2026-11.org.example:tickle-again");
+		c = iscsi_create_context(
+			"iqn.2026-11.org.example:tickle-again");
 		if (!c)
 			return -1;
 		iscsi_set_targetname(c, IQN_B);
@@ -151,16 +152,20 @@ static void test_tickle_idle_clients(void **state)
 	t_claim = wait_claim(e, t0, 15);
 	if (t_claim < 0) {
 		dump_logs(e);
-		fail_msg("a did not claim %s within 15 s of the pull", PORTAL_B);
+		fail_msg("a did not claim %s within 15 s of the pull",
+			 PORTAL_B);
 	}
-	for (int left = N_CLIENTS; left && now_s() - t0 < t_claim + WAIT_RESET_S;) {
+	for (int left = N_CLIENTS;
+	     left && now_s() - t0 < t_claim + WAIT_RESET_S;) {
 		for (int i = 0; i < N_CLIENTS; i++) {
-			if (t_reset[i] >= 0 || tcp_state(c[i]) == TCP_ESTABLISHED)
+			if (t_reset[i] >= 0 ||
+			    tcp_state(c[i]) == TCP_ESTABLISHED)
 				continue;
 			t_reset[i] = now_s() - t0;
 			left--;
 			fprintf(stderr,
-				"# client %d: TCP state %d, SO_ERROR %s, %.3f s "
+				"# client %d: TCP state %d, SO_ERROR %s, %.3f "
+				"s "
 				"after the pull, %.3f s after the claim\n",
 				i, tcp_state(c[i]), strerror(so_error(c[i])),
 				t_reset[i], t_reset[i] - t_claim);
