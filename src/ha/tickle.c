@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,22 +180,29 @@ uint64_t ha_tickler_sent(const struct ha_tickler *t)
 	return t ? t->sent : 0;
 }
 
+/* IPv4: IPPROTO_RAW (header included, receives nothing). IPv6: an
+ * IPPROTO_TCP raw socket would get a copy of every TCP segment the host
+ * receives: a filter that accepts nothing keeps it send-only. */
 static int open_raw(int family)
 {
+	static struct sock_filter none[] = {BPF_STMT(BPF_RET | BPF_K, 0)};
+	struct sock_fprog prog = {.len = 1, .filter = none};
 	int fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			family == AF_INET ? IPPROTO_RAW : IPPROTO_TCP);
-	int one = 1;
+	int one = 1, rc = 0, e;
 
 	if (fd < 0)
 		return -errno;
-	if (family == AF_INET &&
-	    setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one)) < 0) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
-	return fd;
+	if (family == AF_INET)
+		rc = setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one));
+	else
+		rc = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+				sizeof(prog));
+	if (rc == 0)
+		return fd;
+	e = errno;
+	close(fd);
+	return -e;
 }
 
 static int send_v4(struct ha_tickler *t, const struct ha_tickle_conn *c)
