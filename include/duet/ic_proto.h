@@ -87,6 +87,9 @@ enum ic_type {
 	/* One message of the failover state machine (ha_fsm.h: enum ha_msg
 	 * + its argument bits), the set the pair actually uses. */
 	IC_HA = 37,
+	/* The sender's client connections on its own portal addresses, for
+	 * the tickles of a takeover (one list in one or more chunks). */
+	IC_CONN_LIST = 38,
 };
 
 /* ERROR codes. */
@@ -240,6 +243,33 @@ struct ic_ha {
 	uint32_t arg; /* HA_SYNC_* bits for SYNC, else 0 */
 };
 
+/*
+ * CONN_LIST: 4 bytes: flags (u8, IC_CONN_LIST_FIRST/LAST), 1 zero byte,
+ * count (u16, <= IC_CONN_LIST_CHUNK), then count entries of 40 bytes:
+ *   family (u8: 4 or 6), 1 zero byte, local port (u16), peer port (u16),
+ *   2 zero bytes, local address (16 bytes), peer address (16 bytes)
+ * An IPv4 address is its 4 bytes followed by 12 zero bytes. Ports are
+ * non-zero. A list spans IC_CONN_LIST_MAX entries at most: the first chunk
+ * has FIRST, the last LAST (one chunk: both; an empty list: both, count 0).
+ */
+#define IC_CONN_LIST_FIRST 0x01
+#define IC_CONN_LIST_LAST 0x02
+#define IC_CONN_LIST_CHUNK 32 /* entries per message */
+#define IC_CONN_LIST_MAX 1024 /* entries per list */
+#define IC_CONN_ENT_LEN 40
+
+struct ic_conn_ent {
+	uint8_t family; /* 4 or 6 */
+	uint16_t local_port, peer_port;
+	uint8_t local[16], peer[16];
+};
+
+struct ic_conn_list {
+	uint8_t flags;
+	uint16_t count;
+	struct ic_conn_ent ent[IC_CONN_LIST_CHUNK];
+};
+
 struct ic_msg {
 	struct ic_hdr hdr;
 	union {
@@ -257,6 +287,7 @@ struct ic_msg {
 		struct ic_ha_req ha_req;
 		struct ic_ha_ack ha_ack;
 		struct ic_ha ha;
+		struct ic_conn_list conns;
 	} u;
 };
 

@@ -99,6 +99,13 @@ const char *iscsi_port_state_name(enum iscsi_port_state st);
 /* Close every connection of the port (initiators reconnect and resend
  * what was not answered). Returns the number closed. */
 unsigned iscsi_port_drop_sessions(struct iscsi_port *port);
+struct sockaddr_storage;
+/* The TCP endpoints (getsockname / getpeername) of the port's open
+ * connections, at most max; returns how many were written. Connections
+ * whose socket no longer answers are skipped. */
+unsigned iscsi_port_conn_endpoints(const struct iscsi_port *port,
+				   struct sockaddr_storage *local,
+				   struct sockaddr_storage *peer, unsigned max);
 /* Commands of the port's sessions not yet answered (incl. TMFs). */
 unsigned iscsi_port_inflight(const struct iscsi_port *port);
 /* Called (once per DRAINING) when the port is DRAINING and nothing is in

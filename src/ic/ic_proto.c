@@ -37,6 +37,7 @@ static const char *const type_names[] = {
 	[IC_GIVEBACK_REQ] = "GIVEBACK_REQ",
 	[IC_GIVEBACK_ACK] = "GIVEBACK_ACK",
 	[IC_HA] = "HA",
+	[IC_CONN_LIST] = "CONN_LIST",
 };
 
 bool ic_type_known(unsigned type)
@@ -457,6 +458,76 @@ static void dec_ha_ack(struct rd *r, struct ic_ha_ack *a)
 	r_proto_if(r, a->result > IC_HA_BUSY);
 }
 
+static bool conn_ent_invalid(const struct ic_conn_ent *e)
+{
+	static const uint8_t zero[12];
+
+	if (e->family != 4 && e->family != 6)
+		return true;
+	if (!e->local_port || !e->peer_port)
+		return true;
+	return e->family == 4 && (memcmp(e->local + 4, zero, 12) ||
+				  memcmp(e->peer + 4, zero, 12));
+}
+
+static void enc_conn_list(struct wr *w, const struct ic_conn_list *l)
+{
+	unsigned i;
+
+	if ((l->flags & ~(IC_CONN_LIST_FIRST | IC_CONN_LIST_LAST)) ||
+	    l->count > IC_CONN_LIST_CHUNK) {
+		if (!w->err)
+			w->err = -EINVAL;
+		return;
+	}
+	w_u8(w, l->flags);
+	w_u8(w, 0);
+	w_u16(w, l->count);
+	for (i = 0; i < l->count; i++) {
+		const struct ic_conn_ent *e = &l->ent[i];
+
+		if (conn_ent_invalid(e) && !w->err)
+			w->err = -EINVAL;
+		w_u8(w, e->family);
+		w_u8(w, 0);
+		w_u16(w, e->local_port);
+		w_u16(w, e->peer_port);
+		w_u16(w, 0);
+		w_bytes(w, e->local, 16);
+		w_bytes(w, e->peer, 16);
+	}
+}
+
+static void dec_conn_list(struct rd *r, struct ic_conn_list *l)
+{
+	unsigned i;
+
+	l->flags = r_u8(r);
+	r_zero(r, 1);
+	l->count = r_u16(r);
+	r_proto_if(r, (l->flags & ~(IC_CONN_LIST_FIRST | IC_CONN_LIST_LAST)) ||
+			      l->count > IC_CONN_LIST_CHUNK);
+	if (r->err)
+		return;
+	/* Exact length before reading the entries. */
+	if (r->len - r->off != (size_t)l->count * IC_CONN_ENT_LEN) {
+		r->err = -EBADMSG;
+		return;
+	}
+	for (i = 0; i < l->count && !r->err; i++) {
+		struct ic_conn_ent *e = &l->ent[i];
+
+		e->family = r_u8(r);
+		r_zero(r, 1);
+		e->local_port = r_u16(r);
+		e->peer_port = r_u16(r);
+		r_zero(r, 2);
+		r_bytes(r, e->local, 16);
+		r_bytes(r, e->peer, 16);
+		r_proto_if(r, conn_ent_invalid(e));
+	}
+}
+
 static void enc_fields(struct wr *w, const struct ic_msg *m, uint32_t dlen)
 {
 	switch (m->hdr.type) {
@@ -511,6 +582,9 @@ static void enc_fields(struct wr *w, const struct ic_msg *m, uint32_t dlen)
 		w_u8(w, m->u.ha.code);
 		w_bytes(w, "\0\0\0", 3);
 		w_u32(w, m->u.ha.arg);
+		break;
+	case IC_CONN_LIST:
+		enc_conn_list(w, &m->u.conns);
 		break;
 	default:
 		w->err = -EINVAL;
@@ -570,6 +644,9 @@ static void dec_fields(struct rd *r, struct ic_msg *m, uint32_t dlen)
 		r_zero(r, 3);
 		m->u.ha.arg = r_u32(r);
 		r_proto_if(r, m->u.ha.code >= IC_HA_CODE_LIMIT);
+		break;
+	case IC_CONN_LIST:
+		dec_conn_list(r, &m->u.conns);
 		break;
 	default:
 		r->err = -EOPNOTSUPP;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -376,6 +377,26 @@ unsigned iscsi_port_drop_sessions(struct iscsi_port *port)
 	}
 	if (n)
 		log_info("port %s: %u connection(s) dropped", port->name, n);
+	return n;
+}
+
+unsigned iscsi_port_conn_endpoints(const struct iscsi_port *port,
+				   struct sockaddr_storage *local,
+				   struct sockaddr_storage *peer, unsigned max)
+{
+	const struct iscsi_conn *c;
+	unsigned n = 0;
+
+	for (c = iscsi_g.conns; c && n < max; c = c->next) {
+		socklen_t ll = sizeof(*local), pl = sizeof(*peer);
+
+		if (c->port != port || c->state == CONN_CLOSED || c->fd < 0)
+			continue;
+		if (getsockname(c->fd, (struct sockaddr *)&local[n], &ll) < 0 ||
+		    getpeername(c->fd, (struct sockaddr *)&peer[n], &pl) < 0)
+			continue;
+		n++;
+	}
 	return n;
 }
 

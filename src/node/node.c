@@ -85,6 +85,8 @@ static void link_recv(struct ic_link *l, const struct ic_msg *m, uint8_t *data,
 		proxy_remote_recv(n->rm, m, data, data_len);
 	} else if (m->hdr.type == IC_HA) {
 		node_ha_recv(n, m);
+	} else if (m->hdr.type == IC_CONN_LIST) {
+		node_conns_recv(n, m);
 	} else if (m->hdr.type == IC_ERROR) {
 		log_warn("pair: partner %s refused our %s message (tag %" PRIu64
 			 "): code %u: %s",

@@ -23,6 +23,7 @@
 
 #include <event2/event.h>
 
+#include "duet/ha_tickle.h"
 #include "duet/log.h"
 #include "node_int.h"
 
@@ -131,6 +132,10 @@ static int send_ha(struct duet_node *n, enum ha_msg msg, uint32_t arg)
 	struct ic_msg m;
 	int rc;
 
+	/* The partner tickles our idle clients after it has taken our
+	 * addresses: it needs their list before it hears we are down. */
+	if (msg == HA_MSG_PATH_DOWN)
+		node_conns_send(n);
 	ic_msg_init(&m, IC_HA, 0, 0);
 	m.u.ha.code = (uint8_t)msg;
 	m.u.ha.arg = arg;
@@ -225,6 +230,18 @@ static int addrs(struct ha_addrset *s, bool have, bool add)
 	return add ? ha_addrset_claim(s) : ha_addrset_release(s);
 }
 
+/* The partner's addresses are ours now: reset its idle clients. */
+static int partner_addrs(struct duet_node *n, bool add)
+{
+	int rc = addrs(&n->partner_set, n->partner_sets, add);
+
+	if (add && rc == 0)
+		node_conns_tickle(n);
+	else if (!add)
+		ha_tickler_stop(n->tickler);
+	return rc;
+}
+
 static int do_act(void *ctx, const struct ha_action *a)
 {
 	struct duet_node *n = ctx;
@@ -246,8 +263,7 @@ static int do_act(void *ctx, const struct ha_action *a)
 		return 0;
 	case HA_ACT_PARTNER_ADDRS_ADD:
 	case HA_ACT_PARTNER_ADDRS_DEL:
-		return addrs(&n->partner_set, n->partner_sets,
-			     a->type == HA_ACT_PARTNER_ADDRS_ADD);
+		return partner_addrs(n, a->type == HA_ACT_PARTNER_ADDRS_ADD);
 	case HA_ACT_OWN_SERVE:
 		return own_serve(n);
 	case HA_ACT_OWN_ADDRS_ADD:
@@ -707,6 +723,9 @@ int node_ha_start(struct duet_node *n)
 	n->ev_peer = evtimer_new(n->base, peer_confirm_cb, n);
 	if (!n->ev_fsm || !n->ev_damp || !n->ev_serve || !n->ev_peer)
 		return -ENOMEM;
+	rc = node_conns_start(n);
+	if (rc < 0)
+		return rc;
 	iscsi_port_set_drained_cb(n->proxy, proxy_drained, n);
 	ha_damper_init(&n->damper, n->cfg->cluster.damp_ms, false);
 	ha_fsm_init(&n->fsm, &fc, &fsm_ops, n, node_now_ms());
@@ -762,6 +781,7 @@ void node_ha_stop(struct duet_node *n)
 	}
 	if (n->proxy)
 		iscsi_port_set_drained_cb(n->proxy, NULL, NULL);
+	node_conns_stop(n);
 	/* Addresses we added go: no address outlives the daemon. */
 	if (n->partner_sets && n->partner_set.claimed)
 		ha_addrset_release(&n->partner_set);

@@ -18,6 +18,7 @@
 
 struct event;
 struct ha_dad;
+struct ha_tickler;
 
 /* Administrator override of the client path (`duetctl path`). */
 enum node_force {
@@ -92,6 +93,12 @@ struct duet_node {
 	enum ha_state last_state;
 	uint64_t state_since_ms;
 	uint64_t t_path_down_ms, t_path_up_ms; /* for `pair` */
+	/* Tickles (node_tickle.c): the partner's last complete connection
+	 * list, the one being received, and the sender. */
+	struct ic_conn_ent *peer_conns, *peer_conns_rx;
+	unsigned n_peer_conns, n_peer_conns_rx;
+	bool peer_conns_building;
+	struct ha_tickler *tickler;
 	struct node_counters cnt;
 	bool stopping;
 };
@@ -121,6 +128,14 @@ void node_dad_stop(struct duet_node *n);
 struct ctl_reply;
 /* `pair`: the probe line (takeover form, while probing). */
 void node_dad_show(struct ctl_reply *r, const struct duet_node *n);
+
+/* node_tickle.c (takeover form): our connection list before PATH_DOWN,
+ * the partner's list, the tickles after claiming its addresses. */
+int node_conns_start(struct duet_node *n);
+void node_conns_stop(struct duet_node *n);
+int node_conns_send(struct duet_node *n);
+void node_conns_recv(struct duet_node *n, const struct ic_msg *m);
+void node_conns_tickle(struct duet_node *n);
 
 /* node_ctl.c */
 void node_ctl_register(struct duet_node *n);

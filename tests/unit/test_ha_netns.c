@@ -15,6 +15,7 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -37,6 +38,7 @@
 #include "duet/ha_dad.h"
 #include "duet/ha_path.h"
 #include "duet/ha_takeover.h"
+#include "duet/ha_tickle.h"
 
 static char ns_a[32], ns_b[32], va[IFNAMSIZ], vb[IFNAMSIZ];
 static bool env_ok, ns_created;
@@ -760,6 +762,128 @@ static void test_addrset_leftovers(void **state)
 	event_base_free(base);
 }
 
+/* ---- tickles --------------------------------------------------------- */
+
+/* A TCP connection from a client socket in ns B to a listener in ns A
+ * (we are in A), whose A side is then dropped without a word (TCP_REPAIR
+ * close sends nothing): the client is ESTABLISHED towards an address
+ * whose host has no socket for it, as after a takeover. */
+static int orphan_client(int family, const char *a_addr, uint16_t port,
+			 struct ha_tickle_conn *tc)
+{
+	struct sockaddr_storage ss = {0}, cl;
+	struct sockaddr_in *s4 = (void *)&ss;
+	struct sockaddr_in6 *s6 = (void *)&ss;
+	socklen_t sl = family == AF_INET ? sizeof(*s4) : sizeof(*s6), cll;
+	int lfd, cfd = -1, afd, one = 1;
+
+	ss.ss_family = (sa_family_t)family;
+	if (family == AF_INET) {
+		s4->sin_port = htons(port);
+		inet_pton(AF_INET, a_addr, &s4->sin_addr);
+	} else {
+		s6->sin6_port = htons(port);
+		inet_pton(AF_INET6, a_addr, &s6->sin6_addr);
+	}
+	lfd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	assert_int_equal(bind(lfd, (struct sockaddr *)&ss, sl), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(enter_ns(ns_b), 0);
+	cfd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(enter_ns(ns_a), 0);
+	assert_true(cfd >= 0);
+	assert_int_equal(connect(cfd, (struct sockaddr *)&ss, sl), 0);
+	afd = accept(lfd, NULL, NULL);
+	assert_true(afd >= 0);
+	close(lfd);
+	assert_int_equal(
+		setsockopt(afd, IPPROTO_TCP, TCP_REPAIR, &one, sizeof(one)), 0);
+	close(afd);
+	cll = sizeof(cl);
+	assert_int_equal(getsockname(cfd, (struct sockaddr *)&cl, &cll), 0);
+	memset(tc, 0, sizeof(*tc));
+	tc->family = family;
+	tc->local_port = port;
+	if (family == AF_INET) {
+		tc->local.v4 = s4->sin_addr;
+		tc->peer.v4 = ((struct sockaddr_in *)&cl)->sin_addr;
+		tc->peer_port = ntohs(((struct sockaddr_in *)&cl)->sin_port);
+	} else {
+		tc->local.v6 = s6->sin6_addr;
+		tc->peer.v6 = ((struct sockaddr_in6 *)&cl)->sin6_addr;
+		tc->peer_port = ntohs(((struct sockaddr_in6 *)&cl)->sin6_port);
+	}
+	return cfd;
+}
+
+static int tcp_state_of(int fd)
+{
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) ? -1
+							      : ti.tcpi_state;
+}
+
+/* The client stays ESTABLISHED on its own (it has nothing to send); the
+ * tickles make it answer, A resets it: TCP_CLOSE, ECONNRESET. */
+static void test_tickles_reset_orphans(void **state)
+{
+	struct event_base *base;
+	struct ha_tickler *t;
+	struct ha_tickle_conn tc[2];
+	struct ha_addr a6;
+	char err[HA_ADDR_ERRLEN];
+	int fd[2], n = 1, e = 0;
+	socklen_t l = sizeof(e);
+	uint64_t end;
+
+	(void)state;
+	SKIP_UNLESS_READY();
+	fd[0] = orphan_client(AF_INET, "192.0.2.1", 3261, &tc[0]);
+	ha_addr_parse("2001:db8::20/64", &a6);
+	if (ha_addr_add(va, &a6, err, sizeof(err)) == 0 &&
+	    run("ip -n %s addr add 2001:db8::2/64 dev %s nodad", ns_b, vb) ==
+		    0) {
+		fd[1] = orphan_client(AF_INET6, "2001:db8::20", 3261, &tc[1]);
+		n = 2;
+	} else {
+		print_message("IPv6 unavailable: only IPv4 tickled\n");
+	}
+	usleep(300 * 1000);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(tcp_state_of(fd[i]), TCP_ESTABLISHED);
+	base = event_base_new();
+	assert_non_null(base);
+	assert_int_equal(ha_tickler_new(base, "test", &t), 0);
+	assert_int_equal(ha_tickler_start(t, tc, (unsigned)n), 0);
+	end = now_ms() + 1500;
+	while (now_ms() < end) {
+		struct timeval tv = {0, 20000};
+
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+		if (tcp_state_of(fd[0]) == TCP_CLOSE &&
+		    (n < 2 || tcp_state_of(fd[1]) == TCP_CLOSE))
+			break;
+	}
+	assert_true(ha_tickler_sent(t) >= (uint64_t)n);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(tcp_state_of(fd[i]), TCP_CLOSE);
+		getsockopt(fd[i], SOL_SOCKET, SO_ERROR, &e, &l);
+		assert_int_equal(e, ECONNRESET);
+		close(fd[i]);
+	}
+	ha_tickler_free(t);
+	event_base_free(base);
+	if (n == 2) {
+		ha_addr_del(va, &a6, err, sizeof(err));
+		run("ip -n %s addr del 2001:db8::2/64 dev %s", ns_b, vb);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -774,6 +898,7 @@ int main(void)
 		cmocka_unit_test(test_dad_probes),
 		cmocka_unit_test(test_dad_bad_args),
 		cmocka_unit_test(test_addrset_leftovers),
+		cmocka_unit_test(test_tickles_reset_orphans),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -21,6 +21,7 @@ static const unsigned all_types[] = {
 	IC_SCSI_CMD,	 IC_SCSI_RSP,	    IC_TMF_REQ,	     IC_TMF_RSP,
 	IC_NEXUS_END,	 IC_NEXUS_END_DONE, IC_PATH_STATE,   IC_TAKEOVER_REQ,
 	IC_TAKEOVER_ACK, IC_GIVEBACK_REQ,   IC_GIVEBACK_ACK, IC_HA,
+	IC_CONN_LIST,
 };
 
 static uint8_t data_buf[8192];
@@ -112,6 +113,22 @@ static uint32_t sample(unsigned type, struct ic_msg *m)
 	case IC_HA:
 		m->u.ha.code = 2;
 		m->u.ha.arg = 0x5;
+		return 0;
+	case IC_CONN_LIST:
+		m->u.conns.flags = IC_CONN_LIST_FIRST | IC_CONN_LIST_LAST;
+		m->u.conns.count = 2;
+		m->u.conns.ent[0].family = 4;
+		m->u.conns.ent[0].local_port = 3260;
+		m->u.conns.ent[0].peer_port = 40000;
+		memcpy(m->u.conns.ent[0].local, "\xc6\x33\x64\x20", 4);
+		memcpy(m->u.conns.ent[0].peer, "\xc6\x33\x64\x01", 4);
+		m->u.conns.ent[1].family = 6;
+		m->u.conns.ent[1].local_port = 3260;
+		m->u.conns.ent[1].peer_port = 51000;
+		m->u.conns.ent[1].local[0] = 0x20;
+		m->u.conns.ent[1].local[15] = 0x32;
+		m->u.conns.ent[1].peer[0] = 0x20;
+		m->u.conns.ent[1].peer[15] = 0x01;
 		return 0;
 	}
 	fail_msg("no sample for type %u", type);
@@ -453,6 +470,68 @@ static void test_semantic_checks(void **state)
 	ic_msg_init(&m, IC_HA, 1, 0);
 	m.u.ha.code = IC_HA_CODE_LIMIT;
 	assert_int_equal(ic_msg_encode(&m, 0, frame, sizeof(frame)), -EINVAL);
+
+	/* CONN_LIST: the layout of ic_proto.h, byte by byte. */
+	build(IC_CONN_LIST, frame, sizeof(frame), &m, &flen);
+	assert_int_equal(flen, 4 + 2 * IC_CONN_ENT_LEN);
+	memcpy(f, frame + IC_HDR_LEN, flen);
+	assert_memory_equal(f, "\x03\x00\x00\x02", 4);
+	assert_memory_equal(f + 4, "\x04\x00\x0c\xbc\x9c\x40\x00\x00", 8);
+	assert_memory_equal(f + 12, "\xc6\x33\x64\x20", 4);
+	assert_memory_equal(f + 28, "\xc6\x33\x64\x01", 4);
+	assert_int_equal(f[44], 6);
+	assert_int_equal(get_be16(f + 48), 51000);
+	assert_int_equal(decode_fields(IC_CONN_LIST, f, flen, 0), 0);
+	/* unknown flag, reserved byte, count above the chunk */
+	f[0] = 0x04;
+	assert_int_equal(decode_fields(IC_CONN_LIST, f, flen, 0), -EPROTO);
+	f[0] = 0x03;
+	f[1] = 1;
+	assert_int_equal(decode_fields(IC_CONN_LIST, f, flen, 0), -EPROTO);
+	f[1] = 0;
+	put_be16(f + 2, IC_CONN_LIST_CHUNK + 1);
+	assert_int_equal(decode_fields(IC_CONN_LIST, f, flen, 0), -EPROTO);
+	/* count and length disagree, either way */
+	put_be16(f + 2, 1);
+	assert_int_equal(decode_fields(IC_CONN_LIST, f, flen, 0), -EBADMSG);
+	put_be16(f + 2, 3);
+	assert_int_equal(decode_fields(IC_CONN_LIST, f, flen, 0), -EBADMSG);
+	put_be16(f + 2, 2);
+	assert_int_equal(decode_fields(IC_CONN_LIST, f, flen - 1, 0), -EBADMSG);
+	/* family, zero port, reserved bytes, IPv4 address tail */
+	f[4] = 5;
+	assert_int_equal(decode_fields(IC_CONN_LIST, f, flen, 0), -EPROTO);
+	f[4] = 4;
+	put_be16(f + 6, 0);
+	assert_int_equal(decode_fields(IC_CONN_LIST, f, flen, 0), -EPROTO);
+	put_be16(f + 6, 3260);
+	f[11] = 1;
+	assert_int_equal(decode_fields(IC_CONN_LIST, f, flen, 0), -EPROTO);
+	f[11] = 0;
+	f[12 + 4] = 1;
+	assert_int_equal(decode_fields(IC_CONN_LIST, f, flen, 0), -EPROTO);
+	f[12 + 4] = 0;
+	assert_int_equal(decode_fields(IC_CONN_LIST, f, flen, 0), 0);
+	/* empty list: 4 bytes */
+	put_be16(f + 2, 0);
+	assert_int_equal(decode_fields(IC_CONN_LIST, f, 4, 0), 0);
+	/* the encoder refuses what the decoder would */
+	sample(IC_CONN_LIST, &m);
+	m.u.conns.count = IC_CONN_LIST_CHUNK + 1;
+	assert_int_equal(ic_msg_encode(&m, 0, frame, sizeof(frame)), -EINVAL);
+	sample(IC_CONN_LIST, &m);
+	m.u.conns.ent[1].peer_port = 0;
+	assert_int_equal(ic_msg_encode(&m, 0, frame, sizeof(frame)), -EINVAL);
+	sample(IC_CONN_LIST, &m);
+	m.u.conns.flags = 0x80;
+	assert_int_equal(ic_msg_encode(&m, 0, frame, sizeof(frame)), -EINVAL);
+	/* a full chunk fits in the fields */
+	sample(IC_CONN_LIST, &m);
+	m.u.conns.count = IC_CONN_LIST_CHUNK;
+	for (unsigned i = 2; i < IC_CONN_LIST_CHUNK; i++)
+		m.u.conns.ent[i] = m.u.conns.ent[i % 2];
+	assert_int_equal(ic_msg_encode(&m, 0, frame, sizeof(frame)),
+			 IC_HDR_LEN + 4 + IC_CONN_LIST_CHUNK * IC_CONN_ENT_LEN);
 
 	/* SCSI_RSP: data above xfer_len, sense too long, unknown flag. */
 	build(IC_SCSI_RSP, frame, sizeof(frame), &m, &flen);
