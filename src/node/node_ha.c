@@ -133,9 +133,14 @@ static int send_ha(struct duet_node *n, enum ha_msg msg, uint32_t arg)
 	int rc;
 
 	/* The partner tickles our idle clients after it has taken our
-	 * addresses: it needs their list before it hears we are down. */
+	 * addresses: it needs their list before it hears we are down, or,
+	 * when it asked for our addresses because it cannot reach us on the
+	 * client network (our path looks up), before it hears they are
+	 * released. */
 	if (msg == HA_MSG_PATH_DOWN)
-		node_conns_send(n);
+		node_conns_send(n, false);
+	else if (msg == HA_MSG_RELEASED)
+		node_conns_send(n, true);
 	ic_msg_init(&m, IC_HA, 0, 0);
 	m.u.ha.code = (uint8_t)msg;
 	m.u.ha.arg = arg;

@@ -133,7 +133,10 @@ void node_dad_show(struct ctl_reply *r, const struct duet_node *n);
  * the partner's list, the tickles after claiming its addresses. */
 int node_conns_start(struct duet_node *n);
 void node_conns_stop(struct duet_node *n);
-int node_conns_send(struct duet_node *n);
+/* Send our home port's client connections to the partner (takeover form),
+ * for its tickles. skip_empty: send nothing when there are none, so that
+ * a list sent earlier (with PATH_DOWN) is not replaced by an empty one. */
+int node_conns_send(struct duet_node *n, bool skip_empty);
 void node_conns_recv(struct duet_node *n, const struct ic_msg *m);
 void node_conns_tickle(struct duet_node *n);
 

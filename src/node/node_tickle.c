@@ -72,7 +72,7 @@ static unsigned collect(struct duet_node *n, struct ic_conn_ent *ent)
 	return k;
 }
 
-int node_conns_send(struct duet_node *n)
+int node_conns_send(struct duet_node *n, bool skip_empty)
 {
 	struct ic_conn_ent *ent;
 	struct ic_msg m;
@@ -85,6 +85,10 @@ int node_conns_send(struct duet_node *n)
 	if (!ent)
 		return -ENOMEM;
 	total = collect(n, ent);
+	if (!total && skip_empty) {
+		free(ent);
+		return 0;
+	}
 	do {
 		unsigned c = total - off < IC_CONN_LIST_CHUNK
 				     ? total - off
