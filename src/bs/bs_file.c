@@ -427,14 +427,6 @@ bool bs_supports_discard(const struct bs_dev *dev)
 
 /* ---- synchronous I/O (worker threads) ---- */
 
-void bs_dev_dsync_unsupported(struct bs_dev *dev, const char *how)
-{
-	if (atomic_exchange(&dev->rwf_dsync_ok, false))
-		log_info("%s: %s(RWF_DSYNC) unsupported; using fdatasync "
-			 "after each stable write",
-			 dev->path, how);
-}
-
 static int do_read(struct bs_dev *dev, char *buf, uint64_t len, uint64_t off)
 {
 	while (len) {
@@ -467,7 +459,10 @@ static ssize_t write_once(struct bs_dev *dev, const char *buf, size_t len,
 		if (w >= 0 ||
 		    (errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL))
 			return w;
-		bs_dev_dsync_unsupported(dev, "pwritev2");
+		atomic_store(&dev->rwf_dsync_ok, false);
+		log_info("%s: pwritev2(RWF_DSYNC) unsupported; using "
+			 "fdatasync after each stable write",
+			 dev->path);
 	}
 	w = pwrite(dev->fd, buf, len, (off_t)off);
 	if (w > 0 && fdatasync(dev->fd) < 0)

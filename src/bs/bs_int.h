@@ -23,8 +23,6 @@ struct bs_dev {
 /* Run one request to completion on the calling (worker) thread.
  * Returns 0 or -errno; never a short transfer. */
 int bs_dev_execute(struct bs_dev *dev, struct bs_io *io);
-/* pwritev2(RWF_DSYNC) was refused: log it once, use fdatasync from now on. */
-void bs_dev_dsync_unsupported(struct bs_dev *dev, const char *how);
 
 /* The io_uring engine (bs_uring.c), loop thread only. init returns 0 or
  * -errno when io_uring cannot be used here (the caller falls back). */

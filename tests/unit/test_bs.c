@@ -480,7 +480,8 @@ static void test_zero_len_and_chain(void **state)
 	bs_close(chain_dev);
 }
 
-/* Where RWF_DSYNC is refused, stable writes become write + fdatasync. */
+/* Stable writes where RWF_DSYNC is refused: the pool falls back to write
+ * + fdatasync; io_uring never uses RWF_DSYNC (write + ranged fdatasync). */
 static void test_dsync_fallback(void **state)
 {
 	static unsigned char b[3 * 4096 + 512], r[sizeof(b)];
