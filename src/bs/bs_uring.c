@@ -7,8 +7,7 @@
  * io_uring_enter(), then reaps what already completed (page-cache hits
  * complete inside the submit). Requests the kernel finishes later post a
  * CQE and signal an eventfd watched by the loop; one wakeup reaps every
- * CQE. While the loop itself submits and reaps, the eventfd is switched
- * off (IORING_CQ_EVENTFD_DISABLED) so inline completions cost no wakeup.
+ * CQE.
  *
  * Durability is bs_file.c's: a stable write (write-through LUN, or FUA) is
  * on stable storage when it completes. Here it is a plain write followed by
@@ -229,18 +228,17 @@ static unsigned reap(void)
 	return n;
 }
 
-/* Submit what is queued and run what completed, a few rounds at most;
- * the eventfd stays quiet meanwhile since we look at the CQ ourselves. */
+/* Submit what is queued and run what completed, a few rounds at most.
+ * (The eventfd stays armed: switching it off while we reap would race
+ * with a CQE posted by another CPU, and a lost wakeup stalls I/O.) */
 static void pump(void)
 {
 	unsigned rounds = 0;
 
-	io_uring_cq_eventfd_toggle(&ur.ring, false);
 	do {
 		drain_waiting();
 		submit_now();
 	} while (reap() && ++rounds < URING_PUMP_ROUNDS);
-	io_uring_cq_eventfd_toggle(&ur.ring, true);
 	if (io_uring_cq_ready(&ur.ring) || io_uring_sq_ready(&ur.ring) ||
 	    (ur.wait_head && ur.inflight < URING_CQ_ENTRIES))
 		kick(); /* more to do: next loop turn (full ring: the eventfd) */
