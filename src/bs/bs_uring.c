@@ -84,7 +84,7 @@ static void prep(struct io_uring_sqe *sqe, struct bs_io *io)
 	int fd = io->dev->fd;
 	uint64_t left = io->len - io->xfer;
 	unsigned n = (unsigned)MIN(left, (uint64_t)URING_MAX_XFER);
-	char *buf = (char *)io->buf + io->xfer;
+	char *buf = io->buf; /* NULL for FLUSH */
 	uint64_t off = io->offset + io->xfer;
 
 	if (io->stage == ST_FSYNC) {
@@ -96,9 +96,9 @@ static void prep(struct io_uring_sqe *sqe, struct bs_io *io)
 	} else if (left == 0) /* zero-length READ/WRITE: nothing to do */
 		io_uring_prep_nop(sqe);
 	else if (io->stage == ST_READ)
-		io_uring_prep_read(sqe, fd, buf, n, off);
+		io_uring_prep_read(sqe, fd, buf + io->xfer, n, off);
 	else
-		io_uring_prep_write(sqe, fd, buf, n, off);
+		io_uring_prep_write(sqe, fd, buf + io->xfer, n, off);
 	io_uring_sqe_set_data(sqe, io);
 }
 
