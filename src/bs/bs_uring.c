@@ -289,7 +289,7 @@ static int ring_setup(void)
 	return 0;
 }
 
-static void teardown(bool ring)
+static void teardown(void)
 {
 	if (ur.ev_cq)
 		event_free(ur.ev_cq);
@@ -299,8 +299,7 @@ static void teardown(bool ring)
 	if (ur.efd >= 0)
 		close(ur.efd);
 	ur.efd = -1;
-	if (ring)
-		io_uring_queue_exit(&ur.ring);
+	io_uring_queue_exit(&ur.ring);
 	ur.active = ur.stopping = ur.kicked = false;
 }
 
@@ -334,7 +333,7 @@ int bs_uring_init(struct event_base *base)
 	ur.active = true;
 	return 0;
 fail:
-	teardown(true);
+	teardown();
 	return ret;
 }
 
@@ -405,5 +404,5 @@ void bs_uring_shutdown(void)
 			"after %d s; closing the ring without their completion",
 			ur.inflight, URING_DRAIN_MS / 1000);
 	fail_waiting();
-	teardown(true);
+	teardown();
 }
