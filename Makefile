@@ -29,7 +29,7 @@ INTEG_COMMON := $(wildcard tests/integration/common.c)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps check unit integration conformance vmtest vmtest-pair run asan fuzz fuzz-short \
-	install clean format format-check bench demo tests
+	install clean format format-check bench bench-cpu demo tests
 
 all: $(BUILD)/duetd $(BUILD)/duetctl
 
@@ -146,6 +146,9 @@ $(BUILD)/iobench: tests/bench/iobench.c
 
 bench: all $(BUILD)/iobench
 	@BUILD=$(BUILD) bash scripts/bench.sh
+
+bench-cpu: all $(BUILD)/iobench
+	@BUILD=$(BUILD) bash scripts/bench-cpu.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \

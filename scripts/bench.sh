@@ -9,7 +9,8 @@
 # write-cache on), so the comparison is protocol + I/O path, not fsync cost.
 # BENCH_WRITE_THROUGH=1 makes duetd write-through instead (tgtd unchanged:
 # that run shows the cost of durability, not a fair ratio).
-# Env: BUILD (build), SECONDS_PER (10), RANGE_MIB (512), TGTD=0 skips tgtd.
+# Env: BUILD (build), SECONDS_PER (10), RANGE_MIB (512), TGTD=0 skips tgtd,
+# IO_ENGINE (auto; uring or threads: duetd's io_engine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,6 +59,7 @@ wait_target() { # portal iqn
 DPORT=$(pick_port)
 cat >"$TMP/duet.conf" <<CONF
 log_level = "warn";
+io_engine = "${IO_ENGINE:-auto}";
 portals = ( "127.0.0.1:$DPORT" );
 targets = ( { name = "$IQN";
   luns = ( { path = "$TMP/duet.img"; size = "1G"; write_back = $WB; } ); } );
@@ -114,5 +116,5 @@ for spec in "4K randread QD32:randread:4096:32" "4K randwrite QD32:randwrite:409
 	printf '%-26s %12s %10s   %12s %10s   %8s\n' "$label" "$di" "$dm" "$ti" "$tm" "$ratio"
 done
 echo
-echo "duetd LUN: write_back=$WB; tgtd: bstype rdwr, default write cache;" \
+echo "duetd LUN: write_back=$WB, io_engine=${IO_ENGINE:-auto}; tgtd: bstype rdwr, default write cache;" \
 	"${SECS}s per test over a ${RANGE} MiB range; one session each."

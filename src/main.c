@@ -560,6 +560,18 @@ static int setup_signals(struct app *a)
 	return 0;
 }
 
+static enum bs_engine bs_engine_of(enum cfg_io_engine e)
+{
+	switch (e) {
+	case CFG_IO_ENGINE_URING:
+		return BS_ENGINE_URING;
+	case CFG_IO_ENGINE_THREADS:
+		return BS_ENGINE_THREADS;
+	default:
+		return BS_ENGINE_AUTO;
+	}
+}
+
 static int start(struct app *a)
 {
 	size_t n_luns = 0;
@@ -572,9 +584,10 @@ static int start(struct app *a)
 	}
 	if (write_pidfile(a) < 0 || setup_signals(a) < 0)
 		return -1;
-	ret = bs_init(a->base, a->cfg.io_workers);
+	ret = bs_init_engine(a->base, a->cfg.io_workers,
+			     bs_engine_of(a->cfg.io_engine));
 	if (ret < 0) {
-		log_err("cannot start the backing-store workers: %s",
+		log_err("cannot start the backing-store engine: %s",
 			strerror(-ret));
 		return -1;
 	}

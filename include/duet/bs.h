@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Backing stores: regular files (created sparse at the configured size when
- * missing) and block devices. I/O never blocks the event loop: requests run
- * on a pool of worker threads and complete back on the loop thread through
- * an eventfd. Workers touch only the buffer handed to them.
+ * missing) and block devices. I/O never blocks the event loop. Two engines:
+ * io_uring (READ, WRITE and FLUSH go to the kernel from the loop thread,
+ * batched once per loop turn; completions come back through an eventfd)
+ * and a pool of worker threads (everything else, and everything when
+ * io_uring is unavailable or not wanted). Done callbacks always run on the
+ * loop thread. Workers touch only the buffer handed to them.
  */
 #ifndef DUET_BS_H
 #define DUET_BS_H
@@ -37,6 +40,9 @@ struct bs_io {
 	int result;	    /* out: 0 or -errno (short I/O is -EIO) */
 	struct bs_dev *dev; /* private */
 	struct bs_io *next; /* private: queue link */
+	uint64_t xfer;	    /* private: bytes transferred so far (io_uring) */
+	uint8_t stage;	    /* private: what the next io_uring request does */
+	uint8_t retries;    /* private: -EAGAIN/-EINTR retries in a row */
 };
 
 struct bs_open_params {
@@ -48,9 +54,21 @@ struct bs_open_params {
 			   * when it completes (O_DSYNC) */
 };
 
-/* Start the worker pool on this loop. nworkers 0 = a default. */
+enum bs_engine {
+	BS_ENGINE_AUTO,	 /* io_uring where the kernel allows it, else threads */
+	BS_ENGINE_URING, /* io_uring, or bs_init_engine() fails */
+	BS_ENGINE_THREADS, /* the worker pool for everything */
+};
+
+/* Start the engines on this loop. nworkers 0 = a default. */
+int bs_init_engine(struct event_base *base, unsigned nworkers,
+		   enum bs_engine engine);
+/* bs_init_engine(base, nworkers, BS_ENGINE_AUTO) */
 int bs_init(struct event_base *base, unsigned nworkers);
-/* Stop the workers after finishing queued I/O; completions are delivered. */
+/* "io_uring" or "threads": what runs READ/WRITE/FLUSH now. */
+const char *bs_engine_name(void);
+/* Stop after finishing queued and in-flight I/O (io_uring: bounded wait);
+ * completions are delivered before it returns, none after. */
 void bs_shutdown(void);
 
 /* Open (and maybe create) a backing store. On error returns -errno and

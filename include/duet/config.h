@@ -117,11 +117,18 @@ struct cfg_node {
 	int line;
 };
 
+enum cfg_io_engine {
+	CFG_IO_ENGINE_AUTO, /* io_uring if the kernel allows it, else threads */
+	CFG_IO_ENGINE_URING,
+	CFG_IO_ENGINE_THREADS,
+};
+
 struct duet_config {
 	char *file;	 /* path of the config file, NULL for command line */
 	char *node_name; /* -n NODE (used by the pair; may be NULL) */
 	enum log_level log_level;
 	unsigned io_workers; /* backing store worker threads (0 = default) */
+	enum cfg_io_engine io_engine;
 	struct cfg_iscsi iscsi;
 	struct cfg_portal *portals;
 	size_t n_portals;

@@ -24,4 +24,13 @@ struct bs_dev {
  * Returns 0 or -errno; never a short transfer. */
 int bs_dev_execute(struct bs_dev *dev, struct bs_io *io);
 
+/* The io_uring engine (bs_uring.c), loop thread only. init returns 0 or
+ * -errno when io_uring cannot be used here (the caller falls back). */
+int bs_uring_init(struct event_base *base);
+bool bs_uring_active(void);
+/* Queue READ/WRITE/FLUSH (already checked); 0 or -ESHUTDOWN. */
+int bs_uring_submit(struct bs_io *io);
+/* Refuse new requests, then wait (bounded) for the ones in flight. */
+void bs_uring_shutdown(void);
+
 #endif

@@ -7,6 +7,9 @@
  * writes the eventfd, so a burst of completions costs one wakeup. The loop
  * thread takes the whole stack with one atomic exchange, restores
  * submission order, and runs the done callbacks. No allocation per I/O.
+ *
+ * When the io_uring engine (bs_uring.c) is up, bs_submit() hands it READ,
+ * WRITE and FLUSH; the pool then runs only DISCARD and WRITE_ZEROES.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -131,16 +134,10 @@ static void stop_threads(void)
 	pool.n_threads = 0;
 }
 
-int bs_init(struct event_base *base, unsigned nworkers)
+static int pool_init(struct event_base *base, unsigned nworkers)
 {
 	int ret;
 
-	if (pool.running)
-		return -EALREADY;
-	if (nworkers == 0)
-		nworkers = default_workers();
-	if (nworkers > BS_WORKERS_MAX)
-		nworkers = BS_WORKERS_MAX;
 	pool.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (pool.efd < 0)
 		return -errno;
@@ -167,7 +164,6 @@ int bs_init(struct event_base *base, unsigned nworkers)
 		pool.n_threads++;
 	}
 	pool.running = true;
-	log_debug("backing store: %u worker threads", nworkers);
 	return 0;
 fail:
 	stop_threads();
@@ -179,11 +175,76 @@ fail:
 	return ret;
 }
 
+static int start_uring(struct event_base *base, enum bs_engine engine,
+		       unsigned nworkers)
+{
+	int ret = bs_uring_init(base);
+
+	if (ret == 0) {
+		log_info("backing store: io_uring for reads, writes and "
+			 "flushes; %u worker threads for discard/write-zeroes",
+			 nworkers);
+		return 0;
+	}
+	if (engine == BS_ENGINE_URING) {
+		log_err("backing store: io_engine \"uring\" but io_uring "
+			"cannot be set up here: %s (kernel too old, seccomp, "
+			"or sysctl kernel.io_uring_disabled); use \"auto\" or "
+			"\"threads\"",
+			strerror(-ret));
+		return ret;
+	}
+	log_info("backing store: io_uring unavailable (%s); %u worker "
+		 "threads run all I/O",
+		 strerror(-ret), nworkers);
+	return 0;
+}
+
+int bs_init_engine(struct event_base *base, unsigned nworkers,
+		   enum bs_engine engine)
+{
+	int ret;
+
+	if (pool.running)
+		return -EALREADY;
+	if (nworkers == 0)
+		nworkers = default_workers();
+	if (nworkers > BS_WORKERS_MAX)
+		nworkers = BS_WORKERS_MAX;
+	ret = pool_init(base, nworkers);
+	if (ret < 0)
+		return ret;
+	if (engine == BS_ENGINE_THREADS) {
+		log_info("backing store: %u worker threads run all I/O "
+			 "(io_engine \"threads\")",
+			 nworkers);
+		return 0;
+	}
+	ret = start_uring(base, engine, nworkers);
+	if (ret < 0)
+		bs_shutdown();
+	return ret;
+}
+
+int bs_init(struct event_base *base, unsigned nworkers)
+{
+	return bs_init_engine(base, nworkers, BS_ENGINE_AUTO);
+}
+
+const char *bs_engine_name(void)
+{
+	return bs_uring_active() ? "io_uring" : "threads";
+}
+
 void bs_shutdown(void)
 {
 	if (!pool.running)
 		return;
-	stop_threads(); /* workers drain the queue before exiting */
+	pthread_mutex_lock(&pool.lock);
+	pool.stopping = true; /* bs_submit refuses from now on */
+	pthread_mutex_unlock(&pool.lock);
+	bs_uring_shutdown(); /* delivers what was in flight there */
+	stop_threads();	     /* workers drain the queue before exiting */
 	pool.running = false;
 	/* Deliver what finished; done() may try to submit (-ESHUTDOWN). */
 	while (deliver_completions())
@@ -231,6 +292,10 @@ int bs_submit(struct bs_dev *dev, struct bs_io *io)
 	io->dev = dev;
 	io->next = NULL;
 	io->result = 0;
+	if (bs_uring_active() &&
+	    (io->op == BS_OP_READ || io->op == BS_OP_WRITE ||
+	     io->op == BS_OP_FLUSH))
+		return bs_uring_submit(io);
 	pthread_mutex_lock(&pool.lock);
 	if (!pool.running || pool.stopping) {
 		pthread_mutex_unlock(&pool.lock);

@@ -768,12 +768,30 @@ static void parse_pair(struct cfg_errs *e, const config_setting_t *root,
 	parse_nodes(e, root, cfg);
 }
 
+static void parse_io_engine(struct cfg_errs *e, const config_setting_t *root,
+			    struct duet_config *cfg)
+{
+	static const char *const names[] = {"auto", "uring", "threads"};
+	const char *v = get_str(e, root, "io_engine", 16);
+
+	if (!v)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (strcmp(v, names[i]) == 0) {
+			cfg->io_engine = (enum cfg_io_engine)i;
+			return;
+		}
+	}
+	cfg_error(e, sline(config_setting_get_member(root, "io_engine")),
+		  "io_engine \"%s\" is not one of auto, uring, threads", v);
+}
+
 static void parse_root(struct cfg_errs *e, const config_setting_t *root,
 		       struct duet_config *cfg)
 {
-	static const char *const keys[] = {"log_level", "io_workers", "iscsi",
-					   "portals",	"targets",    "cluster",
-					   "nodes",	NULL};
+	static const char *const keys[] = {
+		"log_level", "io_workers", "io_engine", "iscsi", "portals",
+		"targets",   "cluster",	   "nodes",	NULL};
 	const config_setting_t *s;
 	const char *lvl;
 	long long v;
@@ -788,6 +806,7 @@ static void parse_root(struct cfg_errs *e, const config_setting_t *root,
 			  lvl);
 	if (get_int(e, root, "io_workers", 0, CFG_IO_WORKERS_MAX, &v))
 		cfg->io_workers = (unsigned)v;
+	parse_io_engine(e, root, cfg);
 	s = config_setting_get_member(root, "iscsi");
 	if (s)
 		parse_iscsi(e, s, &cfg->iscsi);

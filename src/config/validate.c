@@ -89,6 +89,7 @@ void config_defaults(struct duet_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->io_workers = 0;
+	cfg->io_engine = CFG_IO_ENGINE_AUTO;
 	cfg->iscsi = (struct cfg_iscsi){
 		.queue_depth = 128,
 		.max_recv_data_segment_length = 262144,

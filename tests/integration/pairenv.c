@@ -333,6 +333,9 @@ int write_pair_conf(struct env *e, enum form form, const char *path,
 	f = fopen(path, "w");
 	if (!f)
 		return -1;
+	/* DUET_IO_ENGINE=uring|threads: both nodes' io_engine (benchmarks). */
+	if (getenv("DUET_IO_ENGINE"))
+		fprintf(f, "io_engine = \"%s\";\n", getenv("DUET_IO_ENGINE"));
 	fprintf(f,
 		"log_level = \"info\";\n"
 		"iscsi = { nop_interval = 5; nop_timeout = 10; };\n"

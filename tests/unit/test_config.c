@@ -107,6 +107,7 @@ static void test_full_good(void **state)
 		fail_msg("unexpected errors:\n%s", errs);
 	assert_int_equal(cfg.log_level, LOG_LVL_DEBUG);
 	assert_int_equal(cfg.io_workers, 8);
+	assert_int_equal(cfg.io_engine, CFG_IO_ENGINE_AUTO); /* default */
 	assert_int_equal(cfg.iscsi.queue_depth, 32);
 	assert_int_equal(cfg.iscsi.max_recv_data_segment_length, 8192);
 	assert_int_equal(cfg.iscsi.first_burst_length, 262144);
@@ -241,6 +242,31 @@ static void test_unknown_keys(void **state)
 		assert_non_null(strstr(strrchr(errs, '\n') - 40, ":6: "));
 	}
 	config_free(&cfg);
+}
+
+static void test_io_engine(void **state)
+{
+	static const char *const names[] = {"auto", "uring", "threads"};
+	static const enum cfg_io_engine want[] = {
+		CFG_IO_ENGINE_AUTO, CFG_IO_ENGINE_URING, CFG_IO_ENGINE_THREADS};
+	struct duet_config cfg;
+	char text[2048];
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text), "io_engine = \"%s\";\n" GOOD_TAIL,
+			 names[i]);
+		if (load(text, &cfg) != 0)
+			fail_msg("unexpected errors:\n%s", errs);
+		assert_int_equal(cfg.io_engine, want[i]);
+		config_free(&cfg);
+	}
+	assert_int_equal(load("log_level = \"info\";\n"
+			      "io_engine = \"aio\";\n" GOOD_TAIL,
+			      &cfg),
+			 -EINVAL);
+	expect_err(2, "io_engine \"aio\" is not one of auto, uring, threads");
+	assert_int_equal(load("io_engine = 1;\n" GOOD_TAIL, &cfg), -EINVAL);
+	expect_err(1, "'io_engine' must be a string in quotes");
 }
 
 static void test_types_and_ranges(void **state)
@@ -646,6 +672,7 @@ int main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_types_and_ranges),
+		cmocka_unit_test(test_io_engine),
 		cmocka_unit_test(test_portal_errors),
 		cmocka_unit_test(test_target_errors),
 		cmocka_unit_test(test_lun_errors),
