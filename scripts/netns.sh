@@ -38,6 +38,10 @@
 #   scripts/netns.sh restore-ic PREFIX  interconnect up
 #   scripts/netns.sh exec PREFIX NODE CMD...   = ip netns exec PREFIX-NODE CMD
 #   scripts/netns.sh status PREFIX      links, carrier and addresses
+#   scripts/netns.sh shape PREFIX RATE  limit the client's link to RATE
+#                                       (tc rate, e.g. 10gbit) both ways, as
+#                                       a physical client NIC would be;
+#                                       RATE "off" removes the limit
 #
 # Pulling a link sets the node's port of the bridge down inside PREFIX-sw.
 # A veth whose peer is down loses carrier (the kernel's veth_close turns the
@@ -223,6 +227,18 @@ cmd_ic() {
 	nsx "$p-b" ip link set ic0 "$state"
 }
 
+cmd_shape() {
+	local p=$1 rate=$2
+	require_owned "$p"
+	nsx "$p-sw" tc qdisc del dev p-client root 2>/dev/null || true
+	nsx "$p-client" tc qdisc del dev eth0 root 2>/dev/null || true
+	[ "$rate" = off ] && return 0
+	nsx "$p-sw" tc qdisc add dev p-client root tbf rate "$rate" \
+		burst 4mb latency 20ms
+	nsx "$p-client" tc qdisc add dev eth0 root tbf rate "$rate" \
+		burst 4mb latency 20ms
+}
+
 cmd_status() {
 	local p=$1 n
 	require_owned "$p"
@@ -259,5 +275,6 @@ exec)
 	exec ip netns exec "$NS" "$@"
 	;;
 status) cmd_status "$P" ;;
-*) die "unknown command '$CMD' (up, down, pull, restore, isolate, rejoin, cut-ic, restore-ic, exec, status)" ;;
+shape) [ $# -eq 3 ] || die "shape PREFIX RATE|off"; cmd_shape "$P" "$3" ;;
+*) die "unknown command '$CMD' (up, down, pull, restore, isolate, rejoin, cut-ic, restore-ic, exec, status, shape)" ;;
 esac

@@ -888,6 +888,12 @@ static void test_proxy_ratio(void **state)
 
 	SKIP_IF_CANNOT(e);
 	start_pair(e, FORM_TAKEOVER);
+	/* DUET_CLIENT_RATE=10gbit: the client's link limited as a physical
+	 * NIC would be (scripts/netns.sh shape), for the figure on a real
+	 * link rather than on shared CPUs. */
+	if (getenv("DUET_CLIENT_RATE"))
+		assert_int_equal(netns(e, "shape", getenv("DUET_CLIENT_RATE")),
+				 0);
 	/* Both runs overwrite allocated blocks: the first one would
 	 * otherwise pay the sparse file's block allocation alone. */
 	assert_int_equal(pt_fill(url, NULL, 16u << 20), 0);
