@@ -79,4 +79,14 @@ int ha_addr_packet_send(int fd, unsigned ifindex, uint16_t proto,
 /* What to check for an errno of these calls ("" if nothing to say). */
 const char *ha_addr_hint(int e);
 
+/* The Internet checksum (RFC 1071): ha_csum_add() adds the one's
+ * complement sum of len bytes to sum (folded to 16 bits, before the final
+ * complement); ha_csum_fold() folds and complements. ha_csum_pseudo6() is
+ * the sum of the IPv6 pseudo-header (RFC 8200 8.1) for an upper-layer
+ * packet of len bytes and next header proto. */
+uint32_t ha_csum_add(uint32_t sum, const void *p, size_t len);
+uint16_t ha_csum_fold(uint32_t sum);
+uint32_t ha_csum_pseudo6(const uint8_t src[16], const uint8_t dst[16],
+			 uint32_t len, uint8_t proto);
+
 #endif

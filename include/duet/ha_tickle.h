@@ -48,10 +48,6 @@ int ha_tickle_build_v4(uint8_t *buf, size_t len, const struct ha_tickle_conn *c,
 		       uint32_t seq, uint32_t ack, uint16_t ip_id);
 int ha_tickle_build_v6(uint8_t *buf, size_t len, const struct ha_tickle_conn *c,
 		       uint32_t seq, uint32_t ack);
-/* One's complement sum of len bytes folded to 16 bits, added to sum
- * (the Internet checksum before its final complement). */
-uint32_t ha_csum_add(uint32_t sum, const void *p, size_t len);
-uint16_t ha_csum_fold(uint32_t sum);
 
 struct event_base;
 struct ha_tickler;

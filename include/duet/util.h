@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/time.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -72,6 +73,14 @@ static inline int sn_lt(uint32_t a, uint32_t b)
 static inline int sn_le(uint32_t a, uint32_t b)
 {
 	return a == b || (int32_t)(a - b) < 0;
+}
+
+/* A relative timeout in milliseconds as libevent wants it. */
+static inline struct timeval ms_to_timeval(uint64_t ms)
+{
+	struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
+			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+	return tv;
 }
 
 #endif

@@ -551,3 +551,38 @@ int ha_addr_announce(const char *ifname, const struct ha_addr *a,
 			strerror(-rc), hint(-rc));
 	return rc;
 }
+
+/* ---- the Internet checksum (RFC 1071) ---- */
+
+uint32_t ha_csum_add(uint32_t sum, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)b[i] << 8 | b[i + 1];
+	if (len & 1)
+		sum += (uint32_t)b[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+uint16_t ha_csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+uint32_t ha_csum_pseudo6(const uint8_t src[16], const uint8_t dst[16],
+			 uint32_t len, uint8_t proto)
+{
+	uint8_t pseudo[40] = {0};
+
+	memcpy(pseudo, src, 16);
+	memcpy(pseudo + 16, dst, 16);
+	put_be32(pseudo + 32, len);
+	pseudo[39] = proto;
+	return ha_csum_add(0, pseudo, sizeof(pseudo));
+}

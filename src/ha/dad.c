@@ -68,20 +68,9 @@ void ha_dad_ns_dst_mac(const struct in6_addr *target, uint8_t mac[6])
 static uint16_t icmp6_csum(const uint8_t *src, const uint8_t *dst,
 			   const uint8_t *icmp, size_t len)
 {
-	uint32_t sum = 0;
-	size_t i;
+	uint32_t sum = ha_csum_pseudo6(src, dst, (uint32_t)len, IPPROTO_ICMPV6);
 
-	for (i = 0; i < 16; i += 2)
-		sum += get_be16(src + i) + get_be16(dst + i);
-	sum += (uint32_t)(len >> 16) + (uint32_t)(len & 0xffff);
-	sum += IPPROTO_ICMPV6;
-	for (i = 0; i + 1 < len; i += 2)
-		sum += get_be16(icmp + i);
-	if (len & 1)
-		sum += (uint32_t)icmp[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	return ha_csum_fold(ha_csum_add(sum, icmp, len));
 }
 
 int ha_dad_build_ns(uint8_t *buf, size_t len, const struct in6_addr *target)
@@ -243,8 +232,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	d->sent++;
 	ms = d->sent < d->cfg.probes ? d->cfg.interval_ms : d->cfg.wait_ms;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	tv = ms_to_timeval(ms);
 	evtimer_add(d->timer, &tv);
 }
 

@@ -18,6 +18,7 @@
 
 #include "duet/ha_path.h"
 #include "duet/log.h"
+#include "duet/util.h"
 
 /* NLMSG_OK without the signed/unsigned comparison. */
 static bool nl_ok(const struct nlmsghdr *nh, int len)
@@ -65,12 +66,6 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void ms_to_tv(uint64_t ms, struct timeval *tv)
-{
-	tv->tv_sec = (time_t)(ms / 1000);
-	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
-}
-
 /* ---- decisions -------------------------------------------------------- */
 
 static void report(struct ha_path_mon *m, enum ha_path_change ch)
@@ -99,7 +94,7 @@ static void rearm_damp(struct ha_path_mon *m)
 		evtimer_del(m->damp_timer);
 		return;
 	}
-	ms_to_tv(dl > now ? dl - now : 0, &tv);
+	tv = ms_to_timeval(dl > now ? dl - now : 0);
 	evtimer_add(m->damp_timer, &tv);
 }
 
@@ -399,7 +394,7 @@ static void probe_start(struct ha_path_mon *m, struct probe *p)
 		return;
 	}
 	p->ev = event_new(m->base, p->fd, EV_WRITE, probe_cb, p);
-	ms_to_tv(m->cfg.probe_timeout_ms, &tv);
+	tv = ms_to_timeval(m->cfg.probe_timeout_ms);
 	if (!p->ev || event_add(p->ev, &tv))
 		probe_result(p, false);
 }
@@ -429,7 +424,7 @@ static int probes_open(struct ha_path_mon *m)
 	if (!m->cfg.n_witnesses)
 		return 0;
 	m->probe_timer = event_new(m->base, -1, EV_PERSIST, probe_tick, m);
-	ms_to_tv(m->cfg.probe_interval_ms, &tv);
+	tv = ms_to_timeval(m->cfg.probe_interval_ms);
 	if (!m->probe_timer || event_add(m->probe_timer, &tv))
 		return -ENOMEM;
 	probe_tick(-1, 0, m);

@@ -31,8 +31,7 @@ static void arm(struct ha_addrset *s)
 	if (s->round >= ARRAY_SIZE(announce_delays))
 		return;
 	ms = announce_delays[s->round] - prev;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	tv = ms_to_timeval(ms);
 	evtimer_add(s->timer, &tv);
 }
 

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "duet/ha_addr.h"
 #include "duet/ha_tickle.h"
 #include "duet/log.h"
 #include "duet/util.h"
@@ -20,27 +21,6 @@
 #define TCP_FLAG_ACK 0x10
 
 static const unsigned tickle_delays[] = HA_TICKLE_DELAYS_MS;
-
-uint32_t ha_csum_add(uint32_t sum, const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)b[i] << 8 | b[i + 1];
-	if (len & 1)
-		sum += (uint32_t)b[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return sum;
-}
-
-uint16_t ha_csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
 
 /* The TCP header at p with a zero checksum. */
 static void put_tcp(uint8_t *p, const struct ha_tickle_conn *c, uint32_t seq,
@@ -91,7 +71,6 @@ int ha_tickle_build_v4(uint8_t *buf, size_t len, const struct ha_tickle_conn *c,
 int ha_tickle_build_v6(uint8_t *buf, size_t len, const struct ha_tickle_conn *c,
 		       uint32_t seq, uint32_t ack)
 {
-	uint8_t pseudo[40];
 	uint32_t sum;
 
 	if (c->family != AF_INET6)
@@ -99,12 +78,8 @@ int ha_tickle_build_v6(uint8_t *buf, size_t len, const struct ha_tickle_conn *c,
 	if (len < HA_TICKLE_V6_LEN)
 		return -ENOSPC;
 	put_tcp(buf, c, seq, ack);
-	memset(pseudo, 0, sizeof(pseudo));
-	memcpy(pseudo, &c->local.v6, 16);
-	memcpy(pseudo + 16, &c->peer.v6, 16);
-	put_be32(pseudo + 32, TCP_HDR_LEN);
-	pseudo[39] = IPPROTO_TCP;
-	sum = ha_csum_add(0, pseudo, sizeof(pseudo));
+	sum = ha_csum_pseudo6(c->local.v6.s6_addr, c->peer.v6.s6_addr,
+			      TCP_HDR_LEN, IPPROTO_TCP);
 	sum = ha_csum_add(sum, buf, TCP_HDR_LEN);
 	put_be16(buf + 16, ha_csum_fold(sum));
 	return HA_TICKLE_V6_LEN;
@@ -312,8 +287,7 @@ static void arm(struct ha_tickler *t)
 		return;
 	}
 	ms = tickle_delays[t->round] - prev;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	tv = ms_to_timeval(ms);
 	evtimer_add(t->timer, &tv);
 }
 

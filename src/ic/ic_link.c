@@ -755,7 +755,7 @@ static int cfg_numbers(struct ic_link *l, const struct ic_link_cfg *cfg,
 static int link_events(struct ic_link *l)
 {
 	uint32_t tick = MAX(MIN(l->hb_interval, l->hb_deadline / 4), 5u);
-	struct timeval tv = ic_ms_tv(tick);
+	struct timeval tv = ms_to_timeval(tick);
 
 	l->retry_ev = event_new(l->base, -1, 0, ic_link_on_retry, l);
 	l->tick_ev = event_new(l->base, -1, EV_PERSIST, on_tick, l);

@@ -108,13 +108,6 @@ static inline uint64_t ic_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static inline struct timeval ic_ms_tv(uint32_t ms)
-{
-	struct timeval tv = {.tv_sec = ms / 1000,
-			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
-	return tv;
-}
-
 /* ic_link.c */
 struct ic_conn *ic_conn_new(struct ic_link *l, int fd, const char *peer,
 			    enum conn_state st);

@@ -193,7 +193,7 @@ void ic_link_schedule_retry(struct ic_link *l)
 		return;
 	/* +-20% jitter so that two restarting nodes spread out. */
 	ms = ms - ms / 5 + (uint32_t)(random() % (ms / 5 * 2 + 1));
-	tv = ic_ms_tv(ms);
+	tv = ms_to_timeval(ms);
 	event_add(l->retry_ev, &tv);
 	l->backoff = MIN(l->backoff * 2, l->backoff_max);
 }

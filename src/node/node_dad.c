@@ -22,14 +22,14 @@
 #include "duet/ctl.h"
 #include "duet/ha_dad.h"
 #include "duet/log.h"
+#include "duet/util.h"
 #include "node_int.h"
 
 #define OWN_PROBE_EVERY_MS 1000 /* pause between two probe rounds */
 
 static void arm(struct duet_node *n, uint64_t ms)
 {
-	struct timeval tv = {(time_t)(ms / 1000),
-			     (suseconds_t)(ms % 1000) * 1000};
+	struct timeval tv = ms_to_timeval(ms);
 
 	event_add(n->ev_dad, &tv);
 }

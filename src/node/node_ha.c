@@ -25,6 +25,7 @@
 
 #include "duet/ha_tickle.h"
 #include "duet/log.h"
+#include "duet/util.h"
 #include "node_int.h"
 
 /* Takeover form: how long a node started alone refuses logins on its own
@@ -66,9 +67,7 @@ static void arm_timer(struct duet_node *n)
 		event_del(n->ev_fsm);
 		return;
 	}
-	dl = dl > now ? dl - now : 0;
-	tv.tv_sec = (time_t)(dl / 1000);
-	tv.tv_usec = (suseconds_t)(dl % 1000) * 1000;
+	tv = ms_to_timeval(dl > now ? dl - now : 0);
 	event_add(n->ev_fsm, &tv);
 }
 
@@ -391,9 +390,8 @@ static void path_update(struct duet_node *n)
 		event_del(n->ev_damp);
 		if (dl) {
 			uint64_t now = node_now_ms();
-			uint64_t d = dl > now ? dl - now : 0;
-			struct timeval tv = {(time_t)(d / 1000),
-					     (suseconds_t)(d % 1000) * 1000};
+			struct timeval tv =
+				ms_to_timeval(dl > now ? dl - now : 0);
 
 			event_add(n->ev_damp, &tv);
 		}
@@ -478,8 +476,7 @@ static void peer_cb(void *ctx, bool up)
 	struct duet_node *n = ctx;
 	const struct cfg_cluster *c = &n->cfg->cluster;
 	uint32_t ms = c->probe_interval_ms + c->probe_timeout_ms;
-	struct timeval tv = {(time_t)(ms / 1000),
-			     (suseconds_t)(ms % 1000) * 1000};
+	struct timeval tv = ms_to_timeval(ms);
 
 	n->peer_raw = up ? HA_PATH_UP : HA_PATH_DOWN;
 	if (n->ev_peer)

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "duet/ha_addr.h"
 #include "duet/ha_tickle.h"
 
 static struct ha_tickle_conn conn4(void)
