@@ -254,7 +254,11 @@ struct ic_ha {
  */
 #define IC_CONN_LIST_FIRST 0x01
 #define IC_CONN_LIST_LAST 0x02
-#define IC_CONN_LIST_CHUNK 32 /* entries per message */
+/* Entries per message: small enough that struct ic_conn_list is no bigger
+ * than the SCSI_CMD fields, so that it does not grow struct ic_msg, which
+ * every command and response on the interconnect initialises and decodes
+ * (a list is sent once per failover: more chunks cost nothing). */
+#define IC_CONN_LIST_CHUNK 12
 #define IC_CONN_LIST_MAX 1024 /* entries per list */
 #define IC_CONN_ENT_LEN 40
 
